@@ -1,0 +1,47 @@
+# offload: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/offload
+OUT ?= out
+
+.PHONY: help deps build test bench bench-quick lint gobench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## install what the tests and the harness need (Go modules; redis-server via apt when root)
+	@$(GO) mod download
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server with apt-get"; \
+	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null)) \
+	      || { echo "apt-get install redis-server failed"; exit 1; }; \
+	    systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true; \
+	  else \
+	    echo "redis-server is missing: install it with 'sudo apt-get install redis-server'"; exit 1; \
+	  fi; \
+	fi
+
+build: ## build bin/offload
+	@$(GO) build -o $(BIN) ./cmd/offload
+
+test: deps ## vet and run every test (integration tests start their own redis-server and processes)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 14m ./...
+
+bench: deps build ## run the load harness over all strategies and scenarios; report in out/
+	$(BIN) bench --out $(OUT)
+
+bench-quick: deps build ## every strategy through every scenario with short phases (about 2 minutes)
+	$(BIN) bench --quick --out $(OUT)
+
+gobench: deps ## run the Go micro-benchmarks (loop, accept path, queue, mail)
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+clean: ## remove bin/ and out/
+	rm -rf bin $(OUT)

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/strategies"
+	"github.com/offload/offload/strategies/registry"
+)
+
+// strategyFlags are the flags serve, work and run share: which strategy,
+// and where its broker and mail server are.
+type strategyFlags struct {
+	strategy   string
+	redis      string
+	smtp       string
+	transport  string
+	zmq        string
+	namespace  string
+	partitions int
+	ipcSocket  string
+}
+
+func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
+	fs.StringVar(&f.strategy, "strategy", "", "strategy: "+strings.Join(registry.Names(), ", "))
+	fs.StringVar(&f.redis, "redis", "", "Redis URL, e.g. redis://127.0.0.1:6379/0 (also REDIS_URL)")
+	fs.StringVar(&f.smtp, "smtp", smtpDefault, "SMTP server host:port that mail is sent to")
+	fs.StringVar(&f.transport, "transport", "redis", "pubsub transport: redis or zmq")
+	fs.StringVar(&f.zmq, "zmq", "tcp://127.0.0.1:5557", "pubsub/zmq endpoint: the web side binds it, workers connect")
+	fs.StringVar(&f.namespace, "namespace", "resque", "queue: Redis key prefix")
+	fs.IntVar(&f.partitions, "partitions", 1, "eventbus: number of stream partitions")
+	fs.StringVar(&f.ipcSocket, "ipc-socket", "", "localipc: the supervisor's Unix socket (set by offload run)")
+}
+
+// validate checks what can be checked without connecting; every error is a
+// UsageError naming the flag.
+func (f *strategyFlags) validate() (registry.Entry, error) {
+	if f.strategy == "" {
+		return registry.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(registry.Names(), ", "))
+	}
+	e, err := registry.Lookup(f.strategy)
+	if err != nil {
+		return registry.Entry{}, cli.Usage(err)
+	}
+	if f.redis != "" {
+		if err := checkRedisURL(f.redis); err != nil {
+			return registry.Entry{}, cli.Usagef("--redis %q: %v", f.redis, err)
+		}
+	}
+	if f.smtp != "" {
+		if _, _, err := net.SplitHostPort(f.smtp); err != nil {
+			return registry.Entry{}, cli.Usagef("--smtp %q: want host:port: %v", f.smtp, err)
+		}
+	}
+	switch f.transport {
+	case "redis", "zmq":
+	default:
+		return registry.Entry{}, cli.Usagef("--transport %q: use redis or zmq", f.transport)
+	}
+	if f.partitions < 1 {
+		return registry.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
+	}
+	return e, nil
+}
+
+// preselect finds --strategy in args (or OFFLOAD_STRATEGY) before the full
+// parse, for commands whose other flags depend on the strategy.
+func (f *strategyFlags) preselect(args []string) (registry.Entry, error) {
+	name := os.Getenv(cli.EnvName("strategy"))
+	for i, a := range args {
+		switch {
+		case a == "--strategy" || a == "-strategy":
+			if i+1 < len(args) {
+				name = args[i+1]
+			}
+		case strings.HasPrefix(a, "--strategy="), strings.HasPrefix(a, "-strategy="):
+			name = a[strings.Index(a, "=")+1:]
+		}
+	}
+	f.strategy = name
+	if name == "" {
+		return registry.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(registry.Names(), ", "))
+	}
+	e, err := registry.Lookup(name)
+	return e, cli.Usage(err)
+}
+
+func checkRedisURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix" {
+		return fmt.Errorf("scheme %q: want redis://host:port/db", u.Scheme)
+	}
+	if u.Scheme != "unix" && u.Host == "" {
+		return fmt.Errorf("no host: want redis://host:port/db")
+	}
+	return nil
+}
+
+func (f *strategyFlags) config() strategies.Config {
+	return strategies.Config{
+		SMTPAddr:    f.smtp,
+		RedisURL:    f.redis,
+		Transport:   f.transport,
+		ZMQEndpoint: f.zmq,
+		IPCSocket:   f.ipcSocket,
+		Namespace:   f.namespace,
+		Partitions:  f.partitions,
+	}
+}
+
+func (f *strategyFlags) workConfig() strategies.WorkConfig {
+	return strategies.WorkConfig{
+		SMTPAddr:    f.smtp,
+		RedisURL:    f.redis,
+		Transport:   f.transport,
+		ZMQEndpoint: f.zmq,
+		IPCSocket:   f.ipcSocket,
+		Namespace:   f.namespace,
+		Partitions:  f.partitions,
+	}
+}
+
+// args renders the flags back into a command line for a child process.
+func (f *strategyFlags) args() []string {
+	a := []string{"--strategy", f.strategy, "--smtp", f.smtp, "--transport", f.transport, "--zmq", f.zmq,
+		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions)}
+	if f.redis != "" {
+		a = append(a, "--redis", f.redis)
+	}
+	if f.ipcSocket != "" {
+		a = append(a, "--ipc-socket", f.ipcSocket)
+	}
+	return a
+}

@@ -1,0 +1,75 @@
+// Command offload measures how a web server should move slow work (sending
+// an email) off its request path. See README.md and docs/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/offload/offload/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && cli.ExitCode(err) != 0 {
+		fmt.Fprintln(os.Stderr, "offload:", err)
+	}
+	os.Exit(cli.ExitCode(err))
+}
+
+// command is one subcommand: its one-line purpose and its entry point.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":  {"run the web server for one strategy", runServe},
+		"work":   {"run a worker that performs jobs for one strategy", runWork},
+		"run":    {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
+		"sink":   {"run the mail sink: a real SMTP server that records deliveries", runSink},
+		"bench":  {"run the load harness over strategies and scenarios", runBench},
+		"report": {"re-render charts and report from DIR/results.json", runReport},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return cli.Usagef("no command given")
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(stderr, cmds)
+		return cli.Usagef("unknown command %q", args[0])
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("usage: offload COMMAND [flags]   (every flag also reads OFFLOAD_<FLAG>; --redis reads REDIS_URL)\n\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-7s %s\n", n, cmds[n].summary)
+	}
+	b.WriteString("\nRun `offload COMMAND -h` for a command's flags.\n")
+	fmt.Fprint(w, b.String())
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/redisproc"
+	"github.com/offload/offload/internal/wait"
+)
+
+// runRun starts everything one strategy needs — its own redis-server and
+// mail sink unless given, the web server and its workers as child processes
+// — keeps the children running (restarting any that die, every second) and
+// stops all of it on Ctrl-C.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("run", stderr)
+	var sf strategyFlags
+	sf.register(fs, "")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address of the web server")
+	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
+	pool := fs.Int("pool", 4, "node: blocking-work pool size")
+	threads := fs.Int("threads", 16, "threads: request workers")
+	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
+	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	entry, err := sf.validate()
+	if err != nil {
+		return err
+	}
+	if *workers < 0 {
+		return cli.Usagef("--workers %d: must not be negative", *workers)
+	}
+	log := newLogger(stderr, "run")
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+
+	if entry.NeedsRedis && sf.redis == "" {
+		srv, err := redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
+		if err != nil {
+			return cli.Usage(err)
+		}
+		defer srv.Close()
+		sf.redis = srv.URL()
+	}
+	sinkInfo := "given: " + sf.smtp
+	if sf.smtp == "" {
+		sink, err := mailsink.Start(mailsink.Config{Delay: *sinkDelay, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		sf.smtp = sink.Addr()
+		stats, stop, err := serveSinkStats(sink)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		sinkInfo = fmt.Sprintf("smtp %s, deliveries at %s", sink.Addr(), stats)
+	}
+
+	sup := proc.NewSupervisor(time.Second, log)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		sup.Stop(sctx)
+	}()
+	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop,
+		"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...)
+	if _, err := sup.Add(proc.Spec{Name: "web", Path: exe, Args: webArgs, Output: stderr}); err != nil {
+		return err
+	}
+	if entry.HasWorkers() {
+		for i := 1; i <= *workers; i++ {
+			spec := proc.Spec{Name: fmt.Sprintf("worker-%d", i), Path: exe, Args: append([]string{"work"}, sf.args()...), Output: stderr}
+			if _, err := sup.Add(spec); err != nil {
+				return err
+			}
+		}
+	}
+	base := "http://" + *addr
+	if !wait.Until(ctx, 30*time.Second, func() bool { return healthy(ctx, base) }) {
+		return errors.New("web server did not answer /healthz within 30s (see its log above)")
+	}
+	fmt.Fprintf(stdout, "offload run: strategy %s, loop %s\n", sf.strategy, *loop)
+	fmt.Fprintf(stdout, "  web    %s  (pid %d)\n", base, sup.Process("web").PID())
+	fmt.Fprintf(stdout, "  mail   %s\n", sinkInfo)
+	if sf.redis != "" {
+		fmt.Fprintf(stdout, "  redis  %s\n", sf.redis)
+	}
+	if entry.HasWorkers() {
+		fmt.Fprintf(stdout, "  workers %d\n", *workers)
+	}
+	fmt.Fprintf(stdout, "try:\n  curl -s -X POST %s/jobs -d '{\"to\":\"you@example.org\",\"subject\":\"hi\",\"text\":\"hello\"}'\n", base)
+	fmt.Fprintf(stdout, "  curl -s %s/debug/lag\nCtrl-C stops everything.\n", base)
+	<-ctx.Done()
+	log.Info("stopping")
+	return nil
+}
+
+func healthy(ctx context.Context, base string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// serveSinkStats serves the sink's JSON on a free loopback port.
+func serveSinkStats(sink *mailsink.Sink) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("mail sink stats: %w", err)
+	}
+	srv := &http.Server{Handler: sink.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/deliveries", func() { _ = srv.Close() }, nil
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/eventloop"
+	"github.com/offload/offload/internal/httpapi"
+	"github.com/offload/offload/lagmonitor"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("serve", stderr)
+	var sf strategyFlags
+	sf.register(fs, "127.0.0.1:2525")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
+	pool := fs.Int("pool", 4, "node: blocking-work pool size (libuv's default is 4)")
+	threads := fs.Int("threads", 16, "threads: request workers")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	entry, err := sf.validate()
+	if err != nil {
+		return err
+	}
+	if *pool < 1 || *threads < 1 {
+		return cli.Usagef("--pool and --threads must be at least 1")
+	}
+	log := newLogger(stderr, "web")
+	model, err := eventloop.New(eventloop.Config{Name: *loop, Pool: *pool, Threads: *threads})
+	if err != nil {
+		return cli.Usagef("--loop: %v", err)
+	}
+	defer model.Close()
+
+	mon := newMonitor(model)
+	mon.Start(ctx)
+	defer mon.Stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := sf.config()
+	cfg.Logger, cfg.Metrics = log, reg
+	strat, err := entry.New(cfg)
+	if err != nil {
+		// Unreachable broker, bad endpoint: a configuration problem, exit 2.
+		return cli.Usage(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := strat.Close(cctx); err != nil {
+			log.Error("close strategy", "err", err)
+		}
+	}()
+
+	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return cli.Usagef("--addr %s: %v", *addr, err)
+	}
+	srv := httpapi.NewHTTPServer(*addr, api)
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "strategy", sf.strategy, "loop", model.Name())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// newMonitor probes the model: on the node loop's own timer phase when it
+// has one, otherwise by posting probes to it.
+func newMonitor(model eventloop.Model) *lagmonitor.Monitor {
+	if l, ok := model.(*eventloop.Loop); ok {
+		return lagmonitor.New(lagmonitor.Config{Every: l.Every})
+	}
+	return lagmonitor.New(lagmonitor.Config{Post: model.Post})
+}
+
+func newLogger(w io.Writer, role string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("role", role)
+}

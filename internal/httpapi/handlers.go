@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/strategies"
+)
+
+// jobResponse is the body of 200 and 202 answers to a submitted job.
+type jobResponse struct {
+	ID       string            `json:"id"`
+	Strategy string            `json:"strategy"`
+	Status   strategies.Status `json:"status"`
+}
+
+func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	var body []byte
+	var readErr error
+	inside := s.cfg.Model.Name() == "threads" // a thread holds its request from the first byte
+	if !inside {
+		if body, readErr = readBody(w, r); readErr != nil {
+			writeError(w, readErr)
+			return
+		}
+	}
+	s.submit(w, r, func() (job.Job, error) {
+		if inside {
+			if body, readErr = readBody(w, r); readErr != nil {
+				return job.Job{}, readErr
+			}
+		}
+		return job.Decode(bytes.NewReader(body), key)
+	})
+}
+
+// talkForm is the talk's GET /{to}/{subject}/{text}, so its curl lines work.
+func (s *Server) talkForm(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	s.submit(w, r, func() (job.Job, error) {
+		return job.FromParts(r.PathValue("to"), r.PathValue("subject"), r.PathValue("text"), key)
+	})
+}
+
+// submit runs decode and the strategy's Submit as handler code and writes
+// the outcome.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, decode func() (job.Job, error)) {
+	var (
+		j   job.Job
+		out strategies.Outcome
+	)
+	err := s.cfg.Model.Handle(r.Context(), func(rt strategies.Runtime, done func()) {
+		var err error
+		if j, err = decode(); err != nil {
+			out.Err = err
+			done()
+			return
+		}
+		j.Accepted = time.Now()
+		s.cfg.Strategy.Submit(rt, j, func(o strategies.Outcome) {
+			out = o
+			done()
+		})
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if out.Err != nil {
+		writeError(w, out.Err)
+		return
+	}
+	resp := map[string]any{}
+	for k, v := range out.Extra {
+		resp[k] = v
+	}
+	resp["id"], resp["strategy"], resp["status"] = j.ID, s.cfg.Strategy.Name(), out.Status
+	code := http.StatusAccepted
+	if out.Status == strategies.StatusDone {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, resp)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := job.ValidateID(id); err != nil {
+		writeError(w, &job.FieldError{Field: "id", Reason: err.Error()})
+		return
+	}
+	tr, ok := s.cfg.Strategy.(strategies.Tracker)
+	if !ok {
+		writeError(w, fmt.Errorf("%w: strategy %s keeps no record of jobs", strategies.ErrNotTracked, s.cfg.Strategy.Name()))
+		return
+	}
+	var (
+		st    strategies.JobState
+		stErr error
+	)
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	err := s.cfg.Model.Handle(r.Context(), func(rt strategies.Runtime, done func()) {
+		rt.Blocking(func() error {
+			st, stErr = tr.State(ctx, id)
+			return stErr
+		}, func(error) { done() })
+	})
+	if err == nil {
+		err = stErr
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// healthz answers from handler code, so its latency shows a blocked loop.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	err := s.cfg.Model.Handle(r.Context(), func(_ strategies.Runtime, done func()) { done() })
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "strategy": s.cfg.Strategy.Name(), "loop": s.cfg.Model.Name()})
+}
+
+// lag is served off the loop: the instrument must not wait for the patient.
+func (s *Server) lag(w http.ResponseWriter, r *http.Request) {
+	snap := s.cfg.Monitor.Snapshot()
+	snap.Loop = s.cfg.Model.Name()
+	writeJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) lagReset(w http.ResponseWriter, r *http.Request) {
+	s.cfg.Monitor.Reset()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+}

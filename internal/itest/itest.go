@@ -1,0 +1,215 @@
+// Package itest is the one helper integration tests use to start the real
+// parts offload is made of: a private redis-server, the mail sink, and the
+// offload binary as real processes. Everything it starts is stopped by
+// t.Cleanup, and AssertNoOrphans checks that it was.
+//
+// Where redis-server is missing, tests skip with a one-line reason, except
+// under CI=true, where a missing dependency is a failure.
+package itest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/redisproc"
+	"github.com/offload/offload/internal/wait"
+)
+
+// RedisOption adjusts the redis-server a test gets.
+type RedisOption func(*redisproc.Config)
+
+// AppendOnly turns on appendonly with fsync on every write.
+func AppendOnly() RedisOption { return func(c *redisproc.Config) { c.AppendOnly = true } }
+
+// Redis starts a private redis-server for t and stops it at cleanup.
+func Redis(t testing.TB, opts ...RedisOption) *redisproc.Server {
+	t.Helper()
+	if err := redisproc.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skip(err.Error())
+	}
+	var cfg redisproc.Config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := redisproc.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	track(srv.Process())
+	t.Cleanup(func() {
+		p := srv.Process()
+		srv.Close()
+		if p != nil && p.GroupAlive() {
+			t.Errorf("redis-server pid %d still alive after Close", p.PID())
+		}
+	})
+	return srv
+}
+
+// Sink starts an in-process mail sink for t.
+func Sink(t testing.TB, cfg mailsink.Config) *mailsink.Sink {
+	t.Helper()
+	s, err := mailsink.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds cmd/offload once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "offload-itest-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "offload")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/offload")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/offload: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the offload module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Start runs the offload binary with args as a real process, logs its
+// output to t, and kills its whole process group at cleanup.
+func Start(t testing.TB, name string, args ...string) *proc.Process {
+	t.Helper()
+	p, err := proc.Start(proc.Spec{Name: name, Path: Binary(t), Args: args, Output: &testWriter{t: t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	track(p)
+	t.Cleanup(func() { _ = p.Kill() })
+	return p
+}
+
+// testWriter sends a child's output to t.Log until the test ends.
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		func() {
+			defer func() { _ = recover() }() // t.Log after the test ended panics
+			w.t.Log(strings.TrimRight(string(b), "\n"))
+		}()
+	}
+	return len(b), nil
+}
+
+var (
+	trackedMu sync.Mutex
+	tracked   []*proc.Process
+)
+
+func track(p *proc.Process) {
+	trackedMu.Lock()
+	defer trackedMu.Unlock()
+	tracked = append(tracked, p)
+}
+
+// AssertNoOrphans fails t if any process group this package started (and
+// anything in it, e.g. a supervisor's children) is still alive. Call it in
+// a t.Cleanup registered first, so it runs last.
+func AssertNoOrphans(t testing.TB) {
+	t.Helper()
+	trackedMu.Lock()
+	ps := append([]*proc.Process(nil), tracked...)
+	trackedMu.Unlock()
+	for _, p := range ps {
+		ok := Poll(5*time.Second, func() bool { return !p.GroupAlive() })
+		if !ok {
+			t.Errorf("process group %d (%s) still alive", p.PID(), p.Spec.Name)
+			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		}
+	}
+}
+
+// Poll calls cond every few milliseconds until it is true or d passes.
+func Poll(d time.Duration, cond func() bool) bool {
+	return wait.Until(context.Background(), d, cond)
+}
+
+// Eventually fails t with what if cond is not true within d.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !Poll(d, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// WaitHTTP waits until url answers 200.
+func WaitHTTP(t testing.TB, url string) {
+	t.Helper()
+	Eventually(t, 30*time.Second, url+" to answer 200", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// FreeAddr returns a free 127.0.0.1:port.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := redisproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}

@@ -1,0 +1,239 @@
+// Package mailer delivers a job's email over SMTP. Every strategy and worker
+// sends through it, so the message each one produces is identical and the
+// mail sink can identify the job in it (Message-ID and X-Offload-Job).
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/offload/offload/internal/job"
+)
+
+// From is the envelope and header sender of every mail.
+const From = "offload@localhost"
+
+// HeaderJob names the header that carries the job id.
+const HeaderJob = "X-Offload-Job"
+
+// Config configures a Mailer. Zero values take the documented defaults.
+type Config struct {
+	Addr        string        // SMTP server host:port; required
+	MaxIdle     int           // idle connections kept for reuse; default 8
+	DialTimeout time.Duration // default 5s
+	SendTimeout time.Duration // whole-message limit when ctx has none; default 30s
+}
+
+// Mailer sends mail over a small pool of reused SMTP connections; it is safe
+// for concurrent use. Reuse matters: a new TCP+SMTP handshake per mail would
+// make the mailer, not the strategy, the bottleneck the harness measures.
+type Mailer struct {
+	cfg  Config
+	mu   sync.Mutex
+	idle []pooled
+	done bool
+}
+
+// New returns a Mailer for cfg.Addr. It does not connect until the first Send.
+func New(cfg Config) (*Mailer, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("mailer: smtp address is required")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("mailer: smtp address %q: %w", cfg.Addr, err)
+	}
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = 8
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.SendTimeout == 0 {
+		cfg.SendTimeout = 30 * time.Second
+	}
+	return &Mailer{cfg: cfg}, nil
+}
+
+// Error is a failed delivery. Temporary is true for 4xx answers and network
+// failures, which a retry may cure; false for 5xx rejections.
+type Error struct {
+	JobID     string
+	Temporary bool
+	Err       error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("send mail for job %s: %v", e.JobID, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsTemporary reports whether err is a delivery failure worth retrying.
+func IsTemporary(err error) bool {
+	var me *Error
+	if errors.As(err, &me) {
+		return me.Temporary
+	}
+	return false
+}
+
+// Send delivers j's mail. It blocks for the whole SMTP exchange.
+func (m *Mailer) Send(ctx context.Context, j job.Job) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, m.cfg.SendTimeout)
+		defer cancel()
+	}
+	err := m.attempt(ctx, j, true)
+	if errors.Is(err, errStale) {
+		// A pooled session may have been closed by the server while idle
+		// (a restarted sink): one retry on a fresh connection. Never after
+		// DATA ended, since that mail may already have been accepted.
+		err = m.attempt(ctx, j, false)
+	}
+	return err
+}
+
+var errStale = errors.New("reused smtp session failed before DATA")
+
+func (m *Mailer) attempt(ctx context.Context, j job.Job, reuse bool) error {
+	c, conn, reused, err := m.get(ctx, reuse)
+	if err != nil {
+		return &Error{JobID: j.ID, Temporary: true, Err: err}
+	}
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	err = transact(c, j)
+	if err != nil && reused && !errors.Is(err, errAfterData) {
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			_ = c.Close()
+			return fmt.Errorf("%w: %v", errStale, err)
+		}
+	}
+	if err != nil {
+		var se *smtp.SMTPError
+		temporary := true
+		if errors.As(err, &se) {
+			temporary = se.Code >= 400 && se.Code < 500
+			// A clean SMTP error leaves the session usable after RSET.
+			if c.Reset() == nil {
+				m.put(c, conn)
+				return &Error{JobID: j.ID, Temporary: temporary, Err: err}
+			}
+		}
+		_ = c.Close()
+		return &Error{JobID: j.ID, Temporary: temporary, Err: err}
+	}
+	m.put(c, conn)
+	return nil
+}
+
+func transact(c *smtp.Client, j job.Job) error {
+	if err := c.Mail(From, nil); err != nil {
+		return fmt.Errorf("MAIL FROM: %w", err)
+	}
+	if err := c.Rcpt(j.To, nil); err != nil {
+		return fmt.Errorf("RCPT TO: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("DATA: %w", err)
+	}
+	if _, err := w.Write(Message(j, time.Now())); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("write message: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("end of DATA: %w: %w", errAfterData, err)
+	}
+	return nil
+}
+
+// Message renders j as an RFC 5322 message with CRLF line endings.
+func Message(j job.Job, now time.Time) []byte {
+	var b strings.Builder
+	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	h("From", "offload <"+From+">")
+	h("To", j.To)
+	h("Subject", mime.QEncoding.Encode("utf-8", j.Subject))
+	h("Date", now.Format(time.RFC1123Z))
+	h("Message-ID", "<"+j.ID+"@offload>")
+	h(HeaderJob, j.ID)
+	h("MIME-Version", "1.0")
+	h("Content-Type", "text/plain; charset=utf-8")
+	h("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	text := strings.ReplaceAll(j.Text, "\r\n", "\n")
+	b.WriteString(strings.ReplaceAll(text, "\n", "\r\n"))
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+type pooled struct {
+	c    *smtp.Client
+	conn net.Conn
+}
+
+var (
+	errClosed    = errors.New("mailer closed")
+	errAfterData = errors.New("message sent, answer lost")
+)
+
+func (m *Mailer) get(ctx context.Context, reuse bool) (*smtp.Client, net.Conn, bool, error) {
+	m.mu.Lock()
+	if m.done {
+		m.mu.Unlock()
+		return nil, nil, false, errClosed
+	}
+	if n := len(m.idle); n > 0 && reuse {
+		p := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		m.mu.Unlock()
+		return p.c, p.conn, true, nil
+	}
+	m.mu.Unlock()
+	d := net.Dialer{Timeout: m.cfg.DialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", m.cfg.Addr)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("connect to smtp %s: %w", m.cfg.Addr, err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	c := smtp.NewClient(conn)
+	if err := c.Hello("offload"); err != nil {
+		_ = c.Close()
+		return nil, nil, false, fmt.Errorf("smtp greeting from %s: %w", m.cfg.Addr, err)
+	}
+	return c, conn, false, nil
+}
+
+func (m *Mailer) put(c *smtp.Client, conn net.Conn) {
+	_ = conn.SetDeadline(time.Time{})
+	m.mu.Lock()
+	if !m.done && len(m.idle) < m.cfg.MaxIdle {
+		m.idle = append(m.idle, pooled{c: c, conn: conn})
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	_ = c.Quit()
+}
+
+// Close ends every idle session. Sends after Close fail; it is safe to call twice.
+func (m *Mailer) Close() error {
+	m.mu.Lock()
+	idle := m.idle
+	m.idle, m.done = nil, true
+	m.mu.Unlock()
+	for _, p := range idle {
+		_ = p.c.Quit()
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package mailsink
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Handler serves the sink's record as JSON:
+//
+//	GET  /stats              counters
+//	GET  /deliveries         every delivery, ordered by first arrival
+//	GET  /deliveries/{id}    one job id (404 when never delivered)
+//	POST /outage?for=5s      answer 451 to everything for a while (for=0 ends it)
+func (s *Sink) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("GET /deliveries", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Deliveries())
+	})
+	mux.HandleFunc("GET /deliveries/{id}", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := s.Delivery(r.PathValue("id"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no mail received for this job id"})
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
+	})
+	mux.HandleFunc("POST /outage", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("for"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "for: give a duration like 5s"})
+			return
+		}
+		s.Outage(d)
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

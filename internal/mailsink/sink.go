@@ -1,0 +1,275 @@
+// Package mailsink is a real SMTP server standing in for the email provider.
+// It records which jobs were delivered, when, and how many times: the
+// harness decides loss and duplicates from this record, never from HTTP
+// status codes. Delay, a failure rate and outage windows make it behave like
+// a slow or unhealthy provider on demand.
+package mailsink
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/textproto"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/offload/offload/internal/mailer"
+)
+
+// Config configures a Sink. Zero values take the documented defaults.
+type Config struct {
+	Addr     string        // SMTP listen address; default 127.0.0.1:0 (a free port)
+	Delay    time.Duration // time to accept each message, like a real provider; 0 is instant
+	FailRate float64       // fraction of messages answered 451; 0..1
+	Seed     uint64        // seeds the failure draw so runs repeat; 0 picks one
+	Logger   *slog.Logger  // default slog.Default()
+	Now      func() time.Time
+}
+
+func (c Config) validate() error {
+	if c.FailRate < 0 || c.FailRate > 1 {
+		return fmt.Errorf("fail-rate %v: must be between 0 and 1", c.FailRate)
+	}
+	if c.Delay < 0 {
+		return fmt.Errorf("delay %v: must not be negative", c.Delay)
+	}
+	return nil
+}
+
+// Delivery is what the sink knows about one job id.
+type Delivery struct {
+	ID    string    `json:"id"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	Count int       `json:"count"`
+}
+
+// Stats summarises what the sink received.
+type Stats struct {
+	Received   int64 `json:"received"`   // messages accepted (250)
+	Unique     int   `json:"unique"`     // distinct job ids among them
+	Duplicates int64 `json:"duplicates"` // received - unique
+	Rejected   int64 `json:"rejected"`   // messages answered 451 (fail-rate or outage)
+	NoJobID    int64 `json:"no_job_id"`  // accepted messages without an X-Offload-Job header
+	Outage     bool  `json:"outage"`     // answering 451 to everything right now
+}
+
+// Sink is a running SMTP server. Safe for concurrent use.
+type Sink struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *smtp.Server
+	ln     net.Listener
+	served chan struct{}
+
+	mu          sync.Mutex
+	rng         *rand.Rand
+	byID        map[string]*Delivery
+	stats       Stats
+	outageUntil time.Time
+	subscribers []chan<- Delivery
+	closeOnce   sync.Once
+}
+
+// Start listens on cfg.Addr and serves until Close.
+func Start(cfg Config) (*Sink, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("mail sink: %w", err)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("mail sink: listen on %s: %w", cfg.Addr, err)
+	}
+	s := &Sink{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		ln:     ln,
+		served: make(chan struct{}),
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		byID:   make(map[string]*Delivery),
+	}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &session{sink: s}, nil
+	}))
+	s.srv.Domain = "sink.offload"
+	s.srv.ReadTimeout = 60 * time.Second
+	s.srv.WriteTimeout = 60 * time.Second
+	s.srv.MaxMessageBytes = 1 << 20
+	s.srv.MaxRecipients = 10
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("mail sink stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the SMTP address to send to.
+func (s *Sink) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server; safe to call twice.
+func (s *Sink) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			_ = s.srv.Close()
+		}
+		<-s.served
+	})
+	return nil
+}
+
+// Outage makes the sink answer 451 to every message for d from now
+// (d <= 0 ends an outage at once).
+func (s *Sink) Outage(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outageUntil = s.cfg.Now().Add(d)
+	s.log.Info("mail sink outage", "for", d)
+}
+
+// Reset forgets every delivery, so one sink can serve several runs.
+func (s *Sink) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byID = make(map[string]*Delivery)
+	s.stats = Stats{}
+	s.outageUntil = time.Time{}
+}
+
+// Stats returns the counters.
+func (s *Sink) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Unique = len(s.byID)
+	st.Duplicates = st.Received - st.NoJobID - int64(st.Unique)
+	st.Outage = s.cfg.Now().Before(s.outageUntil)
+	return st
+}
+
+// Delivery returns what the sink knows about one job id.
+func (s *Sink) Delivery(id string) (Delivery, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.byID[id]
+	if !ok {
+		return Delivery{}, false
+	}
+	return *d, true
+}
+
+// Deliveries returns every job id received, ordered by first delivery.
+func (s *Sink) Deliveries() []Delivery {
+	s.mu.Lock()
+	out := make([]Delivery, 0, len(s.byID))
+	for _, d := range s.byID {
+		out = append(out, *d)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].First.Before(out[j].First) })
+	return out
+}
+
+// Subscribe sends every accepted message's delivery record to ch as it
+// arrives (Count is the count so far). A full channel drops the event
+// rather than stall SMTP, so size ch for the expected rate; Deliveries
+// stays the complete record.
+func (s *Sink) Subscribe(ch chan<- Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subscribers = append(s.subscribers, ch)
+}
+
+// admit decides the fate of one message before it is read in full.
+func (s *Sink) admit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	outage := s.cfg.Now().Before(s.outageUntil)
+	if outage || (s.cfg.FailRate > 0 && s.rng.Float64() < s.cfg.FailRate) {
+		s.stats.Rejected++
+		msg := "mailbox busy, try again later"
+		if outage {
+			msg = "provider outage, try again later"
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
+	}
+	return nil
+}
+
+func (s *Sink) record(id string) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Received++
+	if id == "" {
+		s.stats.NoJobID++
+		return
+	}
+	d, ok := s.byID[id]
+	if !ok {
+		d = &Delivery{ID: id, First: now}
+		s.byID[id] = d
+	}
+	d.Last = now
+	d.Count++
+	for _, ch := range s.subscribers {
+		select {
+		case ch <- *d:
+		default:
+		}
+	}
+}
+
+type session struct {
+	sink *Sink
+}
+
+func (*session) Reset()        {}
+func (*session) Logout() error { return nil }
+
+func (*session) Mail(string, *smtp.MailOptions) error { return nil }
+func (*session) Rcpt(string, *smtp.RcptOptions) error { return nil }
+
+func (ss *session) Data(r io.Reader) error {
+	tp := textproto.NewReader(bufio.NewReader(r))
+	hdr, err := tp.ReadMIMEHeader()
+	if err != nil {
+		_, _ = io.Copy(io.Discard, r)
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "malformed headers"}
+	}
+	if _, err := io.Copy(io.Discard, tp.R); err != nil {
+		return fmt.Errorf("read message body: %w", err)
+	}
+	if d := ss.sink.cfg.Delay; d > 0 {
+		time.Sleep(d) // the provider's own processing time, per message
+	}
+	if err := ss.sink.admit(); err != nil {
+		return err
+	}
+	ss.sink.record(hdr.Get(mailer.HeaderJob))
+	return nil
+}

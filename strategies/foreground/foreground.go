@@ -1,0 +1,105 @@
+// Package foreground performs the job inside the request and answers when
+// it is done: the talk's first strategy, "in-line".
+//
+// Guarantees: the client learns the outcome. 200 means the mail server
+// accepted the mail; 502 means it did not, and the client may retry. Nothing
+// is ever lost silently, because nothing is ever handed over.
+//
+// Failure modes: every request costs the whole job's latency (the mail
+// provider's delay); a slow provider slows every client; under --loop node
+// the SMTP exchange takes a pool thread, so more than --pool concurrent sends
+// queue, and a cpu job runs on the loop itself (the talk's blockingSleep),
+// blocking every other client — /healthz included — for its whole cost.
+//
+// What the harness shows: HTTP latency equals end-to-end latency; under the
+// cpu scenario, probe latency and loop lag rise by the job's cost.
+package foreground
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/mailer"
+	"github.com/offload/offload/strategies"
+)
+
+// Foreground is the strategy; build it with New.
+type Foreground struct {
+	mailer  *mailer.Mailer
+	results *recent
+	jobs    *prometheus.CounterVec
+}
+
+var (
+	_ strategies.Strategy = (*Foreground)(nil)
+	_ strategies.Tracker  = (*Foreground)(nil)
+)
+
+// New builds the strategy; cfg.SMTPAddr is required.
+func New(cfg strategies.Config) (strategies.Strategy, error) {
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	if err != nil {
+		return nil, fmt.Errorf("foreground: %w", err)
+	}
+	f := &Foreground{
+		mailer:  m,
+		results: newRecent(100_000),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "offload_jobs_performed_total",
+			Help: "Jobs the web process performed itself, by result.",
+		}, []string{"strategy", "result"}),
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(f.jobs); err != nil {
+			return nil, fmt.Errorf("foreground: register metrics: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func (f *Foreground) Name() string { return "foreground" }
+
+// Submit performs j and then replies.
+func (f *Foreground) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
+	finish := func(err error) {
+		f.results.put(j.ID, err)
+		if err != nil {
+			f.jobs.WithLabelValues("foreground", "failed").Inc()
+			reply(strategies.Outcome{Err: fmt.Errorf("%w: %w", strategies.ErrDelivery, err)})
+			return
+		}
+		f.jobs.WithLabelValues("foreground", "ok").Inc()
+		reply(strategies.Outcome{Status: strategies.StatusDone})
+	}
+	if j.Kind == job.KindCPU {
+		job.Burn(j.Cost()) // on the handler's thread: the loop, under node
+		finish(nil)
+		return
+	}
+	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, finish)
+}
+
+// State reports the outcome of a job this process ran.
+func (f *Foreground) State(_ context.Context, id string) (strategies.JobState, error) {
+	r, ok := f.results.get(id)
+	if !ok {
+		return strategies.JobState{}, fmt.Errorf("%w: this process has not run job %s (results are kept in memory, last %d)", strategies.ErrUnknownJob, id, f.results.max)
+	}
+	st := strategies.JobState{ID: id, Strategy: "foreground", Status: strategies.StatusDone, Attempts: 1, Updated: r.at}
+	if r.err != "" {
+		st.Status, st.Error = strategies.StatusFailed, r.err
+	}
+	return st, nil
+}
+
+// Close closes the mailer's connections.
+func (f *Foreground) Close(context.Context) error { return f.mailer.Close() }
+
+type result struct {
+	err string
+	at  time.Time
+}

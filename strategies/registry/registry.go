@@ -1,0 +1,63 @@
+// Package registry is the one place that names every strategy, so a reader
+// can see them all in one map literal, and adding a seventh is one line.
+package registry
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/offload/offload/strategies"
+	"github.com/offload/offload/strategies/fireforget"
+	"github.com/offload/offload/strategies/foreground"
+)
+
+// Entry describes one strategy: how to build its web side and its worker,
+// and what it needs.
+type Entry struct {
+	New        func(strategies.Config) (strategies.Strategy, error)
+	NeedsRedis bool // offload run starts a redis-server unless given one
+	// Worker, when set, is the `offload work` side: it registers the
+	// worker's own flags on fs and returns what to run once they are parsed.
+	// nil: the jobs run in the web process.
+	Worker      func(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.WorkConfig) error
+	Description string
+}
+
+// HasWorkers reports whether jobs run in `offload work` processes.
+func (e Entry) HasWorkers() bool { return e.Worker != nil }
+
+var entries = map[string]Entry{
+	"foreground": {New: foreground.New, Description: "performs the job, then answers"},
+	"fireforget": {New: fireforget.New, Description: "answers at once, runs the job in the web process, ignores the result"},
+}
+
+// Lookup returns the entry for name, or an error that lists the valid names.
+func Lookup(name string) (Entry, error) {
+	e, ok := entries[name]
+	if !ok {
+		return Entry{}, fmt.Errorf("unknown strategy %q: use one of %s", name, strings.Join(Names(), ", "))
+	}
+	return e, nil
+}
+
+// Names lists the strategies in the order the talk presents them.
+func Names() []string {
+	order := []string{"foreground", "fireforget", "localipc", "pubsub", "queue", "eventbus"}
+	var out []string
+	for _, n := range order {
+		if _, ok := entries[n]; ok {
+			out = append(out, n)
+		}
+	}
+	var extra []string
+	for n := range entries {
+		if !slices.Contains(order, n) {
+			extra = append(extra, n)
+		}
+	}
+	slices.Sort(extra)
+	return append(out, extra...)
+}

@@ -1,0 +1,125 @@
+// Package strategies is the contract between the web server and the six
+// ways of getting a job off the request path. The web side only hands a job
+// over (Submit); where and how it runs is the strategy's business. What every
+// strategy needs (HTTP decoding, ids, metrics, the loop) lives outside them,
+// in internal/httpapi and internal/eventloop, so each strategy stays small.
+//
+// Optional capabilities are separate small interfaces found by type
+// assertion, as in database/sql/driver: Tracker for GET /jobs/{id}.
+package strategies
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/offload/offload/internal/eventloop"
+	"github.com/offload/offload/internal/job"
+)
+
+// Runtime is how a strategy does work that may block without knowing the
+// concurrency model: fn runs where blocking is allowed, cb where handler
+// code runs (see internal/eventloop).
+type Runtime = eventloop.Runtime
+
+// Strategy is the web side of one way to move a job off the request path.
+type Strategy interface {
+	// Name is the strategy's registry name, e.g. "queue".
+	Name() string
+	// Submit hands j over and calls reply exactly once with the outcome.
+	// It is called as handler code (on the loop under --loop node): it must
+	// not block; blocking work goes through rt.Blocking. Code after reply
+	// runs after the client has its answer, as code after res.end does.
+	Submit(rt Runtime, j job.Job, reply func(Outcome))
+	// Close releases connections and stops background work, bounded by ctx.
+	// Safe to call twice.
+	Close(ctx context.Context) error
+}
+
+// Status of a job as the web side reports it.
+type Status string
+
+const (
+	StatusDone     Status = "done"     // performed before the answer (foreground)
+	StatusAccepted Status = "accepted" // handed over; runs later
+	StatusQueued   Status = "queued"
+	StatusRunning  Status = "running"
+	StatusFailed   Status = "failed"
+	StatusUnknown  Status = "unknown"
+)
+
+// Outcome is Submit's answer. Err set means the job was not accepted; the
+// HTTP layer maps it with errors.Is (ErrUnavailable -> 503, ErrDelivery ->
+// 502, job.FieldError -> 400, anything else -> 500).
+type Outcome struct {
+	Status Status
+	Err    error
+	// Extra fields for the response body, e.g. the event bus's stream id.
+	Extra map[string]any
+}
+
+// Sentinels the HTTP layer maps to status codes.
+var (
+	// ErrUnavailable: the strategy cannot take jobs now (broker down, no
+	// worker, queue full). 503: the client should retry.
+	ErrUnavailable = errors.New("cannot accept jobs now")
+	// ErrDelivery: the job ran and failed (foreground's SMTP error). 502.
+	ErrDelivery = errors.New("delivery failed")
+	// ErrNotTracked: the strategy cannot know a job's status. 404 with reason.
+	ErrNotTracked = errors.New("job status not tracked")
+	// ErrUnknownJob: the strategy tracks jobs but not this one. 404.
+	ErrUnknownJob = errors.New("no such job")
+	// ErrUnsupported: the job asks for something this strategy cannot do
+	// (delay_ms outside the queue). 400.
+	ErrUnsupported = errors.New("not supported by this strategy")
+)
+
+// JobState is what GET /jobs/{id} answers.
+type JobState struct {
+	ID       string         `json:"id"`
+	Strategy string         `json:"strategy"`
+	Status   Status         `json:"status"`
+	Attempts int            `json:"attempts,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Updated  time.Time      `json:"updated,omitzero"`
+	Extra    map[string]any `json:"extra,omitempty"`
+}
+
+// Tracker is implemented by strategies that can report a job's status.
+// State is called from blocking context (the pool under the node loop).
+type Tracker interface {
+	State(ctx context.Context, id string) (JobState, error)
+}
+
+// Config is what the web side of any strategy may need. Zero values mean
+// "not given"; a strategy that needs a field says so in its error.
+type Config struct {
+	SMTPAddr    string // mail server host:port (foreground, fireforget)
+	RedisURL    string // redis://host:port/db (pubsub, queue, eventbus)
+	Transport   string // pubsub: "redis" (default) or "zmq"
+	ZMQEndpoint string // pubsub/zmq: the endpoint the web side binds
+	IPCSocket   string // localipc: the supervisor's socket path
+	Namespace   string // queue: Redis key prefix; default "resque"
+	Partitions  int    // eventbus: number of streams; default 1
+	Logger      *slog.Logger
+	Metrics     prometheus.Registerer // never nil when built by the server
+}
+
+// WorkConfig is what any `offload work` process gets from the common flags.
+// Strategy-specific worker flags are registered by the registry entry's
+// Worker func and captured in its closure.
+type WorkConfig struct {
+	SMTPAddr    string
+	RedisURL    string
+	Transport   string
+	ZMQEndpoint string
+	IPCSocket   string
+	Namespace   string
+	Partitions  int
+	// HTTPAddr is where the worker serves /metrics and /debug/lag ("" = none).
+	HTTPAddr string
+	Logger   *slog.Logger
+}
