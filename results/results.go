@@ -1,0 +1,177 @@
+// Package results is the harness's output format, results.json: the contract
+// between the instrument (harness), the reports (reports) and anyone who
+// wants to check a figure. Every number a report shows is read from here or
+// recomputed from the raw histograms kept beside it.
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Schema is bumped whenever a field changes meaning or is removed.
+const Schema = "offload.results/v1"
+
+// File is results.json.
+type File struct {
+	Schema string `json:"schema"`
+	Env    Env    `json:"env"`
+	Runs   []Run  `json:"runs"`
+}
+
+// Env is what the numbers were measured on and with.
+type Env struct {
+	GitSHA       string    `json:"git_sha"`
+	GoVersion    string    `json:"go"`
+	CPUModel     string    `json:"cpu_model"`
+	Cores        int       `json:"cores"`
+	RedisVersion string    `json:"redis_version"`
+	Hostname     string    `json:"hostname,omitempty"`
+	Flags        []string  `json:"flags"` // the bench command line
+	Seed         int64     `json:"seed"`
+	Start        time.Time `json:"start_time"`
+	End          time.Time `json:"end_time,omitzero"`
+	Quick        bool      `json:"quick"`
+	Target       string    `json:"target,omitempty"` // --target URL when measuring an external server
+}
+
+// Run is one strategy through one scenario.
+type Run struct {
+	Strategy   string  `json:"strategy"`
+	Scenario   string  `json:"scenario"`
+	Loop       string  `json:"loop"`              // concurrency model of the web process
+	Variant    string  `json:"variant,omitempty"` // e.g. "transport=zmq", "workers=4"
+	Workers    int     `json:"workers,omitempty"`
+	OfferedRPS float64 `json:"offered_rps"`
+	DurationS  float64 `json:"duration_s"` // measured phase
+
+	// NAReason is set when the scenario makes no sense for the strategy
+	// (every other field is then zero); Invalid when the run was measured
+	// but must not be reported (the generator fell behind its schedule).
+	NAReason string `json:"na_reason"`
+	Invalid  string `json:"invalid,omitempty"`
+
+	Sent            int64          `json:"sent"`
+	Status          map[string]int `json:"status"` // HTTP status code -> count; "error" for transport errors
+	TransportErrors int64          `json:"transport_errors"`
+	Accepted        int64          `json:"accepted"` // 2xx
+	Rejected        int64          `json:"rejected"` // 4xx/5xx: not a loss, the client knows
+	Delivered       int64          `json:"delivered"`
+	Lost            int64          `json:"lost"`       // accepted, never delivered by the end of the drain
+	Duplicates      int64          `json:"duplicates"` // deliveries beyond the first, of accepted jobs
+	Unexpected      int64          `json:"unexpected"` // deliveries of ids the harness never sent or never saw accepted
+
+	HTTPLatencyMS    Percentiles  `json:"http_latency_ms"`    // due -> response (open loop)
+	ServiceLatencyMS Percentiles  `json:"service_latency_ms"` // sent -> response
+	E2ELatencyMS     Percentiles  `json:"e2e_latency_ms"`     // due -> first delivery at the sink
+	ProbeLatencyMS   Percentiles  `json:"probe_latency_ms"`   // /healthz probes, due -> response
+	Hey              *HeyResult   `json:"hey,omitempty"`      // closed-loop comparison (steady, cpu)
+	ThroughputRPS    Throughput   `json:"throughput_rps"`
+	LagMS            Lag          `json:"lag_ms"` // web process loop lag during the measured phase
+	SchedLatencyMS   Percentiles  `json:"sched_latency_ms"`
+	RecoveryS        *float64     `json:"recovery_s"` // null when no fault, or when it never recovered (see RecoveryNote)
+	RecoveryNote     string       `json:"recovery_note,omitempty"`
+	CPUS             float64      `json:"cpu_s"` // all processes of the strategy
+	CPUPer1kS        float64      `json:"cpu_per_1k_delivered_s"`
+	PeakRSSMB        float64      `json:"peak_rss_mb"`
+	Processes        []ProcessUse `json:"processes"`
+	SendDelayMS      Percentiles  `json:"send_delay_ms"` // generator lateness vs schedule
+	Faults           []Fault      `json:"faults"`
+	Timeseries       []Point      `json:"timeseries"`
+	Histograms       string       `json:"histograms,omitempty"` // file (relative to results.json) holding the raw HDR histograms
+	Notes            []string     `json:"notes,omitempty"`
+}
+
+// Percentiles of a latency distribution in milliseconds.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+}
+
+// HeyResult is what rakyll/hey (closed loop) reported for the same scenario.
+type HeyResult struct {
+	Requests    int64       `json:"requests"`
+	Concurrency int         `json:"concurrency"`
+	LatencyMS   Percentiles `json:"latency_ms"` // hey's own percentiles (it has no p99.9; max is its slowest)
+	RPS         float64     `json:"rps"`
+	Errors      int64       `json:"errors"`
+}
+
+// Throughput per second over the measured phase.
+type Throughput struct {
+	Offered   float64 `json:"offered"`
+	Accepted  float64 `json:"accepted"`
+	Delivered float64 `json:"delivered"`
+}
+
+// Lag is the web process's loop lag (lagmonitor) during the measured phase.
+type Lag struct {
+	P50    float64 `json:"p50"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+	Blocks int64   `json:"blocks"`
+}
+
+// ProcessUse is one process's cost.
+type ProcessUse struct {
+	Role      string  `json:"role"` // web, worker-1, redis, supervisor ...
+	CPUS      float64 `json:"cpu_s"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+// Fault is one injected fault, times relative to the start of the measured phase.
+type Fault struct {
+	Kind     string  `json:"kind"` // kill-worker, kill-web, restart-redis, mail-outage
+	Target   string  `json:"target,omitempty"`
+	StartS   float64 `json:"start_s"`
+	EndS     float64 `json:"end_s"` // the repair: process back, broker back, sink healthy
+	Detail   string  `json:"detail,omitempty"`
+	Injected bool    `json:"injected"`
+}
+
+// Point is one interval of the time series (100 ms by default), relative to
+// the start of the measured phase; counts are per interval, not per second.
+type Point struct {
+	T         float64 `json:"t"` // seconds
+	Offered   int64   `json:"offered"`
+	Accepted  int64   `json:"accepted"`
+	Delivered int64   `json:"delivered"`
+	Errors    int64   `json:"errors"`
+	Backlog   int64   `json:"backlog"` // accepted so far minus delivered so far
+	LagMaxMS  float64 `json:"lag_max_ms"`
+}
+
+// Write saves f as indented JSON.
+func Write(path string, f *File) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read loads results.json and checks its schema.
+func Read(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if f.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, this offload reads %q", path, f.Schema, Schema)
+	}
+	return &f, nil
+}
