@@ -1,0 +1,138 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/strategies"
+)
+
+// Bus is the web side: it appends each job as an event. Build it with New.
+type Bus struct {
+	rdb  *redis.Client
+	keys Keys
+	log  *slog.Logger
+	url  string
+}
+
+var (
+	_ strategies.Strategy = (*Bus)(nil)
+	_ strategies.Tracker  = (*Bus)(nil)
+)
+
+// Event field names in a stream entry.
+const (
+	fieldID  = "id"  // the job id, readable without decoding the job
+	fieldJob = "job" // the job as the API's JSON
+)
+
+// New connects to cfg.RedisURL and pings it, so a wrong or unreachable
+// Redis is one clear error at start instead of a 503 on every request.
+func New(cfg strategies.Config) (strategies.Strategy, error) {
+	rdb, err := Connect(context.Background(), cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	b := &Bus{rdb: rdb, keys: Keys{Partitions: cfg.Partitions}, log: log, url: cfg.RedisURL}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(NewCollector(rdb, b.keys)); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("eventbus: register metrics: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Connect opens a client for url and pings it. Timeouts are short so that,
+// while Redis is down, the web side answers 503 quickly instead of holding
+// the request (and a pool thread) for go-redis's default retries.
+func Connect(ctx context.Context, url string) (*redis.Client, error) {
+	if url == "" {
+		return nil, errors.New("eventbus needs Redis: give --redis redis://host:port/db (or REDIS_URL)")
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("eventbus: --redis %q: %w", url, err)
+	}
+	opt.DialTimeout = time.Second
+	opt.ReadTimeout = 2 * time.Second
+	opt.WriteTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("eventbus: redis at %s unreachable: %w", opt.Addr, err)
+	}
+	return rdb, nil
+}
+
+func (b *Bus) Name() string { return "eventbus" }
+
+// Submit appends the event through the blocking pool and answers 202 with
+// the event's position only once Redis has stored it.
+func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
+	var pos Position
+	rt.Blocking(func() error {
+		var err error
+		pos, err = Publish(context.Background(), b.rdb, b.keys, j)
+		return err
+	}, func(err error) {
+		if err != nil {
+			b.log.Warn("event not stored", "job", j.ID, "err", err)
+			reply(strategies.Outcome{Err: fmt.Errorf("%w: event bus: %v", strategies.ErrUnavailable, err)})
+			return
+		}
+		reply(strategies.Outcome{Status: strategies.StatusAccepted, Extra: map[string]any{"stream": pos.Stream, "event": pos.Event}})
+	})
+}
+
+// Position is where an event sits in the log.
+type Position struct {
+	Stream string // the partition's stream key
+	Event  string // the entry id Redis assigned, "ms-seq"
+}
+
+// Publish XADDs j to its partition and then records the job id -> position
+// index. The index is a second round trip, not a Lua script: the event is
+// the truth, the index only serves GET /jobs/{id}. If the index write
+// fails the event is still stored and Publish still succeeds.
+func Publish(ctx context.Context, rdb *redis.Client, keys Keys, j job.Job) (Position, error) {
+	payload, err := json.Marshal(j)
+	if err != nil {
+		return Position{}, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	stream := keys.StreamFor(j.ID)
+	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{fieldID, j.ID, fieldJob, payload}}).Result()
+	if err != nil {
+		return Position{}, fmt.Errorf("xadd %s: %w", stream, err)
+	}
+	pos := Position{Stream: stream, Event: id}
+	pipe := rdb.Pipeline()
+	pipe.HSet(ctx, Job(j.ID), "stream", stream, "event", id)
+	pipe.Expire(ctx, Job(j.ID), IndexTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		slog.Warn("eventbus: job index not written; GET /jobs/{id} will not find it", "job", j.ID, "err", err)
+	}
+	return pos, nil
+}
+
+// Close closes the Redis client. Safe twice.
+func (b *Bus) Close(context.Context) error {
+	if err := b.rdb.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return fmt.Errorf("eventbus: close redis: %w", err)
+	}
+	return nil
+}

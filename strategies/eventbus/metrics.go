@@ -1,0 +1,65 @@
+package eventbus
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Collector reads the streams' and groups' state from Redis at each scrape,
+// so /metrics shows the lag of every handler without any consumer having to
+// report it (and shows it even when every consumer is dead).
+type Collector struct {
+	rdb  *redis.Client
+	keys Keys
+
+	length, lag, pending, oldest, consumers, dead, up *prometheus.Desc
+}
+
+// NewCollector returns a prometheus.Collector over the event bus in rdb.
+func NewCollector(rdb *redis.Client, keys Keys) *Collector {
+	sg := []string{"stream", "group"}
+	return &Collector{
+		rdb: rdb, keys: keys,
+		length:    prometheus.NewDesc("offload_eventbus_stream_length", "Entries retained in the stream.", []string{"stream"}, nil),
+		lag:       prometheus.NewDesc("offload_eventbus_group_lag", "Entries not yet delivered to the group.", sg, nil),
+		pending:   prometheus.NewDesc("offload_eventbus_group_pending", "Entries delivered to the group and not yet acknowledged.", sg, nil),
+		oldest:    prometheus.NewDesc("offload_eventbus_group_oldest_pending_seconds", "Idle time of the group's lowest pending entry.", sg, nil),
+		consumers: prometheus.NewDesc("offload_eventbus_group_consumers", "Consumers known to the group.", sg, nil),
+		dead:      prometheus.NewDesc("offload_eventbus_dead_letters", "Entries in the group's dead-letter stream.", []string{"group"}, nil),
+		up:        prometheus.NewDesc("offload_eventbus_redis_up", "1 when the last scrape could read the streams.", nil, nil),
+	}
+}
+
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.length, c.lag, c.pending, c.oldest, c.consumers, c.dead, c.up} {
+		ch <- d
+	}
+}
+
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stats, err := Stats(ctx, c.rdb, c.keys)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	dead := map[string]int64{}
+	for _, s := range stats {
+		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(s.Length), s.Stream)
+		for _, g := range s.Groups {
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag), s.Stream, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(g.Pending), s.Stream, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, g.OldestPendingIdle.Seconds(), s.Stream, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.consumers, prometheus.GaugeValue, float64(g.Consumers), s.Stream, g.Name)
+			dead[g.Name] = g.DeadLetters
+		}
+	}
+	for g, n := range dead {
+		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(n), g)
+	}
+}

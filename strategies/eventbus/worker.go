@@ -1,0 +1,101 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/mailer"
+	"github.com/offload/offload/strategies"
+)
+
+// Handlers are the handler names `offload work --handler` accepts.
+var Handlers = []string{"email", "audit"}
+
+// Worker registers the consumer's flags on fs (the registry's Worker hook)
+// and returns the function `offload work --strategy eventbus` runs.
+func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig) error {
+	var cfg ConsumerConfig
+	var handler string
+	fs.StringVar(&handler, "handler", "email", "what this group does with each event: email (deliver the mail) or audit (append it to a Redis list)")
+	fs.StringVar(&cfg.Group, "group", "", "consumer group: one per handler, each sees every event (default: the handler's name)")
+	fs.StringVar(&cfg.Consumer, "consumer", "", "this consumer's name in its group (default host-pid)")
+	fs.DurationVar(&cfg.ClaimIdle, "claim-idle", 30*time.Second, "take over an entry pending this long (a dead consumer's, or a failed one: the retry delay); must exceed the slowest handler run")
+	fs.IntVar(&cfg.MaxDeliveries, "max-deliveries", 5, "after this many deliveries without success an event goes to the dead-letter stream")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "events handled at once by this consumer (audit: always 1, to keep order)")
+	fs.DurationVar(&cfg.Retain, "retain", 0, "trim events older than this (0: keep), never ones a group has not acknowledged")
+	fs.Int64Var(&cfg.RetainCount, "retain-count", 0, "trim all but the newest N events per partition (0: keep), never unacknowledged ones")
+	fs.StringVar(&cfg.Start, "group-start", "0", "where a group that does not exist yet starts: 0 (all retained history) or $ (new events only)")
+	return func(ctx context.Context, wc strategies.WorkConfig) error {
+		cfg.Group = cmpOr(cfg.Group, handler)
+		cfg.Partitions, cfg.Logger = wc.Partitions, wc.Logger
+		if err := (cfg.withDefaults()).validate(); err != nil {
+			return cli.Usagef("eventbus worker: %v", err)
+		}
+		rdb, err := Connect(ctx, wc.RedisURL)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		defer rdb.Close()
+		h, ordered, closeHandler, err := newHandler(handler, cfg.Group, wc, rdb)
+		if err != nil {
+			return err
+		}
+		defer closeHandler()
+		c, err := NewConsumer(rdb, cfg, h, ordered)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		if wc.HTTPAddr != "" {
+			stop, err := serveMetrics(wc.HTTPAddr, rdb, c.keys, c.log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
+		return c.Run(ctx)
+	}
+}
+
+func newHandler(name, group string, wc strategies.WorkConfig, rdb *redis.Client) (Handler, bool, func(), error) {
+	switch name {
+	case "email":
+		m, err := mailer.New(mailer.Config{Addr: wc.SMTPAddr})
+		if err != nil {
+			return nil, false, nil, cli.Usagef("eventbus email handler: %v", err)
+		}
+		return Email{Mailer: m}, false, func() { _ = m.Close() }, nil
+	case "audit":
+		return Audit{RDB: rdb, Key: AuditLog(group)}, true, func() {}, nil
+	}
+	return nil, false, nil, cli.Usagef("--handler %q: use one of %v", name, Handlers)
+}
+
+// serveMetrics serves the groups' lag on /metrics, so a consumer host can
+// be scraped like the web server.
+func serveMetrics(addr string, rdb *redis.Client, keys Keys, log *slog.Logger) (func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(rdb, keys))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, cli.Usagef("--http %s: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return func() { _ = srv.Close() }, nil
+}
