@@ -19,11 +19,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil && cli.ExitCode(err) != 0 {
+	if err != nil && exitCode(err) != 0 {
 		fmt.Fprintln(os.Stderr, "offload:", err)
 	}
-	os.Exit(cli.ExitCode(err))
+	os.Exit(exitCode(err))
 }
+
+func exitCode(err error) int { return cli.ExitCode(err) }
 
 // command is one subcommand: its one-line purpose and its entry point.
 type command struct {
@@ -33,12 +35,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  {"run the web server for one strategy", runServe},
-		"work":   {"run a worker that performs jobs for one strategy", runWork},
-		"run":    {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
-		"sink":   {"run the mail sink: a real SMTP server that records deliveries", runSink},
-		"bench":  {"run the load harness over strategies and scenarios", runBench},
-		"report": {"re-render charts and report from DIR/results.json", runReport},
+		"serve":    {"run the web server for one strategy", runServe},
+		"work":     {"run a worker that performs jobs for one strategy", runWork},
+		"run":      {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
+		"sink":     {"run the mail sink: a real SMTP server that records deliveries", runSink},
+		"bench":    {"run the load harness over strategies and scenarios", runBench},
+		"report":   {"re-render charts and report from DIR/results.json", runReport},
+		"eventbus": {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
+		"queue":    {"inspect the Resque queue: offload queue stats", runQueue},
 	}
 }
 

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/strategies/strategytest"
+)
+
+func TestBadInvocationsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no command", nil, nil, "no command"},
+		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
+		{"unknown strategy", []string{"serve", "--strategy", "carrier-pigeon"}, nil, "unknown strategy"},
+		{"missing strategy", []string{"serve"}, nil, "--strategy is required"},
+		{"bad loop", []string{"serve", "--strategy", "foreground", "--loop", "fibers"}, nil, "loop"},
+		{"bad redis url", []string{"serve", "--strategy", "foreground", "--redis", "http://x"}, nil, "--redis"},
+		{"bad smtp", []string{"serve", "--strategy", "foreground", "--smtp", "nohostport"}, nil, "--smtp"},
+		{"bad env", []string{"serve", "--strategy", "foreground"}, map[string]string{"OFFLOAD_POOL": "many"}, "OFFLOAD_POOL"},
+		{"bad sink fail rate", []string{"sink", "--fail-rate", "2", "--addr", "127.0.0.1:0", "--http", ""}, nil, "fail-rate"},
+		{"no workers", []string{"work", "--strategy", "foreground"}, nil, "no workers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out, errb bytes.Buffer
+			err := run(context.Background(), tt.args, &out, &errb)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if code := exitCode(err); code != 2 {
+				t.Fatalf("exit code %d (%v), want 2", code, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q: want one line mentioning %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunForegroundAndFireforget(t *testing.T) {
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	sink := itest.Sink(t, mailsink.Config{Delay: 100 * time.Millisecond})
+	for _, strat := range []string{"foreground", "fireforget"} {
+		t.Run(strat, func(t *testing.T) {
+			addr := itest.FreeAddr(t)
+			p := itest.Start(t, "run-"+strat, "run", "--strategy", strat, "--addr", addr, "--smtp", sink.Addr())
+			base := "http://" + addr
+			itest.WaitHTTP(t, base+"/healthz")
+			r := strategytest.Post(t, base, strategytest.MailJSON("via offload run"), "")
+			id, _ := r.Body["id"].(string)
+			_, deliveredAtAnswer := sink.Delivery(id)
+			switch strat {
+			case "foreground":
+				if r.Code != http.StatusOK || !deliveredAtAnswer {
+					t.Fatalf("foreground: %d, delivered at answer %v; want 200 after delivery", r.Code, deliveredAtAnswer)
+				}
+			case "fireforget":
+				if r.Code != http.StatusAccepted || deliveredAtAnswer {
+					t.Fatalf("fireforget: %d, delivered at answer %v; want 202 before delivery", r.Code, deliveredAtAnswer)
+				}
+				strategytest.WaitDelivered(t, sink, []string{id}, 10*time.Second)
+			}
+			// Ctrl-C stops everything offload run started.
+			if err := p.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			itest.Eventually(t, 20*time.Second, "offload run to exit on SIGINT", p.Exited)
+			if err := p.Err(); err != nil {
+				t.Fatalf("offload run exited with %v", err)
+			}
+			itest.Eventually(t, 5*time.Second, "the web server to be gone", func() bool {
+				_, err := http.Get(base + "/healthz")
+				return err != nil
+			})
+		})
+	}
+}
+
+func TestSinkCommandServesStats(t *testing.T) {
+	smtpAddr, httpAddr := itest.FreeAddr(t), itest.FreeAddr(t)
+	itest.Start(t, "sink", "sink", "--addr", smtpAddr, "--http", httpAddr, "--delay", "0s")
+	itest.WaitHTTP(t, "http://"+httpAddr+"/stats")
+	resp, err := http.Get("http://" + httpAddr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st mailsink.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Received != 0 {
+		t.Fatalf("fresh sink reports %d received", st.Received)
+	}
+}
