@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -65,6 +66,13 @@ func Connect(ctx context.Context, url string) (*redis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventbus: --redis %q: %w", url, err)
 	}
+	// A plain dial first: go-redis logs a line for every failed dial, and
+	// an unreachable Redis at start should be one clear line.
+	conn, err := net.DialTimeout(opt.Network, opt.Addr, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("eventbus: redis at %s unreachable: %w", opt.Addr, err)
+	}
+	_ = conn.Close()
 	opt.DialTimeout = time.Second
 	opt.ReadTimeout = 2 * time.Second
 	opt.WriteTimeout = 2 * time.Second
