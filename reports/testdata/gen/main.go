@@ -65,8 +65,8 @@ func base(s, scenario string) results.Run {
 	r := results.Run{
 		Strategy: s, Scenario: scenario, Loop: "node", OfferedRPS: rate, DurationS: duration,
 		Sent: n, Status: map[string]int{"202": int(n)}, Accepted: n, Delivered: n,
-		ThroughputRPS: results.Throughput{Offered: rate, Accepted: rate, Delivered: rate},
-		LagMS:         results.Lag{P50: 0.4, P90: 0.9, P99: 1.8, Max: 3.1},
+		ThroughputRPS:  results.Throughput{Offered: rate, Accepted: rate, Delivered: rate},
+		LagMS:          results.Lag{P50: 0.4, P90: 0.9, P99: 1.8, Max: 3.1},
 		SchedLatencyMS: results.Percentiles{Count: 5000, P50: 0.01, P90: 0.05, P99: 0.4, P999: 1.1, Max: 2.3},
 		SendDelayMS:    results.Percentiles{Count: n, P50: 0.05, P90: 0.1, P99: 0.3, P999: 0.9, Max: 1.4},
 	}
