@@ -12,6 +12,7 @@ import (
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/fireforget"
 	"github.com/offload/offload/strategies/foreground"
+	"github.com/offload/offload/strategies/queue"
 )
 
 // Entry describes one strategy: how to build its web side and its worker,
@@ -32,6 +33,8 @@ func (e Entry) HasWorkers() bool { return e.Worker != nil }
 var entries = map[string]Entry{
 	"foreground": {New: foreground.New, Description: "performs the job, then answers"},
 	"fireforget": {New: fireforget.New, Description: "answers at once, runs the job in the web process, ignores the result"},
+	"queue": {New: queue.New, NeedsRedis: true, Worker: queue.Worker,
+		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs"},
 }
 
 // Lookup returns the entry for name, or an error that lists the valid names.

@@ -1,0 +1,307 @@
+package resque
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+func pid() int { return os.Getpid() }
+
+// Run registers the worker and works the queue until ctx ends, then stops
+// gracefully: no more claims, running jobs get StopTimeout to finish, acks
+// are flushed, and whatever is still held goes back to the queue before the
+// worker deregisters.
+func (k *Consumer) Run(ctx context.Context) error {
+	w := k.cfg.Worker
+	if err := k.c.Register(ctx, w); err != nil {
+		return err
+	}
+	k.cfg.Log.Info("worker registered", "worker", w.Name, "queue", k.cfg.Queue, "processors", k.cfg.Size)
+	k.SetSize(k.cfg.Size)
+
+	var bg sync.WaitGroup
+	bg.Go(func() { k.every(ctx, w.PingTTL/3, k.ping) })
+	bg.Go(func() { k.every(ctx, w.PingTTL/2, k.reclaim) })
+	ackerQuit, ackerDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(ackerDone); k.acker(ackerQuit) }()
+
+	k.fetch(ctx) // returns when ctx ends
+	bg.Wait()
+	return k.stop(ackerQuit, ackerDone)
+}
+
+func (k *Consumer) stop(ackerQuit, ackerDone chan struct{}) error {
+	w := k.cfg.Worker
+	k.SetSize(0)
+	// Jobs claimed but not started stay in the inflight list; Deregister
+	// puts them back. Drain them here so no processor starts one.
+	drained := 0
+drain:
+	for {
+		select {
+		case <-k.ready:
+			k.held.Add(-1)
+			drained++
+		default:
+			break drain
+		}
+	}
+	finished := make(chan struct{})
+	go func() { k.procs.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(k.cfg.StopTimeout):
+		k.cfg.Log.Warn("stop: jobs still running, putting them back on the queue", "running", k.busy.Load())
+		k.cancelJob()
+	}
+	close(ackerQuit)
+	<-ackerDone
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := k.c.Deregister(ctx, w)
+	k.cfg.Log.Info("worker deregistered", "worker", w.Name, "requeued", n, "unstarted", drained)
+	k.cancelJob()
+	return err
+}
+
+// SetSize sets the number of processors (0..MaxProcessors).
+func (k *Consumer) SetSize(n int) {
+	n = min(max(n, 0), MaxProcessors)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur := int(k.size.Load())
+	for ; cur < n; cur++ {
+		select {
+		case <-k.shrink: // a retirement not yet taken: cancel it instead
+		default:
+			k.procs.Go(k.process)
+		}
+	}
+	for ; cur > n; cur-- {
+		k.shrink <- struct{}{}
+	}
+	k.size.Store(int64(n))
+	k.signalFreed() // more processors: room to claim
+}
+
+func (k *Consumer) process() {
+	for {
+		select {
+		case <-k.shrink:
+			return
+		default:
+		}
+		select {
+		case <-k.shrink:
+			return
+		case j := <-k.ready:
+			k.busy.Add(1)
+			err := k.run(j)
+			k.busy.Add(-1)
+			k.done <- result{j, err}
+			k.held.Add(-1)
+			k.signalFreed()
+		}
+	}
+}
+
+func (k *Consumer) run(j Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("handler panicked: %v", r))
+		}
+	}()
+	return k.cfg.Handler(k.jobCtx, j)
+}
+
+func (k *Consumer) signalFreed() {
+	select {
+	case k.freed <- struct{}{}:
+	default:
+	}
+}
+
+// fetch claims whenever there is room: in batches while the queue has jobs,
+// with one blocking claim when it is empty.
+func (k *Consumer) fetch(ctx context.Context) {
+	w, q := k.cfg.Worker, k.cfg.Queue
+	backoff := newRetryDelay()
+	for ctx.Err() == nil {
+		room := int(k.size.Load()) + k.cfg.Prefetch - int(k.held.Load())
+		if k.size.Load() == 0 || room <= 0 {
+			select {
+			case <-k.freed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		jobs, err := k.c.Claim(ctx, w, q, min(room, k.cfg.Batch))
+		if err == nil && len(jobs) == 0 && k.held.Load() == 0 {
+			var j Job
+			var ok bool
+			j, ok, err = k.c.ClaimWait(ctx, w, q, k.cfg.IdleWait)
+			if ok {
+				jobs = append(jobs, j)
+			}
+		} else if err == nil && len(jobs) == 0 {
+			// Others are still running: wait for one to finish or a moment.
+			select {
+			case <-k.freed:
+			case <-time.After(5 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				k.cfg.Log.Warn("claim failed; retrying", "err", err)
+				backoff.wait(ctx)
+			}
+			continue
+		}
+		backoff.reset()
+		k.held.Add(int64(len(jobs)))
+		for _, j := range jobs {
+			if j.Attempts > 1 {
+				k.Counters.Redelivered.Add(1)
+			}
+			k.ready <- j
+		}
+	}
+}
+
+// acker acknowledges finished jobs in batches; failures are retried or
+// failed one by one. It runs until quit, then settles what is waiting,
+// retrying a batch while Redis is down (the jobs stay in the inflight list
+// meanwhile). done is never closed: a job that outlives a stop's timeout
+// finishes into the buffer and is put back by Deregister instead.
+func (k *Consumer) acker(quit chan struct{}) {
+	var batch []Job
+	for {
+		var r result
+		select {
+		case r = <-k.done:
+		case <-quit:
+			for {
+				select {
+				case r := <-k.done:
+					batch = k.settle(batch, r)
+				default:
+					k.flush(batch)
+					return
+				}
+			}
+		}
+		batch = k.settle(batch[:0], r)
+	more:
+		for len(batch) < 512 {
+			select {
+			case r := <-k.done:
+				batch = k.settle(batch, r)
+			default:
+				break more
+			}
+		}
+		k.flush(batch)
+	}
+}
+
+func (k *Consumer) settle(batch []Job, r result) []Job {
+	if r.err == nil {
+		return append(batch, r.job)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, j := k.cfg.Worker, r.job
+	var err error
+	if IsPermanent(r.err) || j.Attempts > k.cfg.Retries {
+		err = k.c.Fail(ctx, w, j, exceptionName(r.err), r.err)
+		k.Counters.Failed.Add(1)
+		k.cfg.Log.Warn("job failed for good", "id", j.ID, "attempts", j.Attempts, "err", r.err)
+	} else {
+		d := k.cfg.Backoff(j.Attempts)
+		err = k.c.Retry(ctx, w, j, time.Now().Add(d), r.err)
+		k.Counters.Retried.Add(1)
+		k.cfg.Log.Info("job will be retried", "id", j.ID, "attempt", j.Attempts, "in", d.Round(time.Millisecond), "err", r.err)
+	}
+	if err != nil {
+		// The job stays in the inflight list and is reclaimed if we die.
+		k.cfg.Log.Error("record job failure", "id", j.ID, "err", err)
+	}
+	return batch
+}
+
+func exceptionName(err error) string {
+	if IsPermanent(err) {
+		return "PermanentError"
+	}
+	return "Error"
+}
+
+func (k *Consumer) flush(batch []Job) {
+	backoff := newRetryDelay()
+	for tries := 0; len(batch) > 0; tries++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		late, err := k.c.Ack(ctx, k.cfg.Worker, batch)
+		cancel()
+		if err == nil {
+			k.Counters.Processed.Add(int64(len(batch)))
+			k.Counters.LateAcks.Add(int64(late))
+			return
+		}
+		if tries >= 30 {
+			k.cfg.Log.Error("giving up acking; the jobs will run again", "jobs", len(batch), "err", err)
+			return
+		}
+		k.cfg.Log.Warn("ack failed; retrying", "jobs", len(batch), "err", err)
+		backoff.wait(context.Background())
+	}
+}
+
+func (k *Consumer) ping(ctx context.Context) {
+	if err := k.c.Ping(ctx, k.cfg.Worker); err != nil && ctx.Err() == nil {
+		k.cfg.Log.Warn("ping failed", "err", err)
+	}
+}
+
+func (k *Consumer) reclaim(ctx context.Context) {
+	r, err := k.c.Reclaim(ctx, k.cfg.MaxDeliveries, k.cfg.Worker.Queues)
+	if err != nil {
+		if ctx.Err() == nil {
+			k.cfg.Log.Warn("reclaim failed", "err", err)
+		}
+		return
+	}
+	if r.Workers > 0 {
+		k.Counters.Reclaimed.Add(int64(r.Requeued))
+		k.cfg.Log.Warn("reclaimed jobs of dead workers", "workers", r.Workers, "requeued", r.Requeued, "poison_failed", r.Failed)
+	}
+}
+
+func (k *Consumer) every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(max(d, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}
+
+// retryDelay grows 50ms → 1s between attempts against a Redis that is down.
+type retryDelay struct{ d time.Duration }
+
+func newRetryDelay() *retryDelay { return &retryDelay{d: 50 * time.Millisecond} }
+func (r *retryDelay) reset()     { r.d = 50 * time.Millisecond }
+func (r *retryDelay) wait(ctx context.Context) {
+	select {
+	case <-time.After(r.d):
+	case <-ctx.Done():
+	}
+	r.d = min(2*r.d, time.Second)
+}
