@@ -11,6 +11,7 @@ package strategies
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -122,4 +123,17 @@ type WorkConfig struct {
 	// HTTPAddr is where the worker serves /metrics and /debug/lag ("" = none).
 	HTTPAddr string
 	Logger   *slog.Logger
+}
+
+// RunConfig is what `offload run` hands a strategy that supervises its own
+// processes (localipc's leader) once the mail sink and Redis are up.
+type RunConfig struct {
+	Executable string   // the offload binary, to start children with
+	WebArgs    []string // a complete `serve ...` command line for the web child
+	WorkArgs   []string // a complete `work ...` command line for a worker child
+	WebURL     string   // http://addr of the web child
+	SinkInfo   string   // where mail goes, for the banner
+	Stdout     io.Writer
+	Stderr     io.Writer // children's output goes here, prefixed
+	Logger     *slog.Logger
 }

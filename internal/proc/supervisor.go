@@ -124,6 +124,7 @@ func (s *Supervisor) check() {
 		}
 		c.p = p
 		c.restarts++
+		s.Logger.Info("child restarted", "child", name, "pid", p.PID(), "restarts", c.restarts)
 	}
 }
 
