@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/offload/offload/internal/cli"
@@ -16,7 +17,6 @@ import (
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
-	"github.com/offload/offload/strategies"
 )
 
 // runRun starts everything one strategy needs — its own redis-server and
@@ -32,11 +32,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pool := fs.Int("pool", 4, "node: blocking-work pool size")
 	threads := fs.Int("threads", 16, "threads: request workers")
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
+	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
-	var runHook func(context.Context, strategies.RunConfig) error
-	if e, err := sf.preselect(args); err == nil && e.Run != nil {
-		runHook = e.Run(fs) // a strategy that supervises its own children
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +50,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("find own executable: %w", err)
 	}
 
-	if entry.WantsRedis(sf.transport) && sf.redis == "" {
+	if entry.NeedsRedis && sf.redis == "" {
 		srv, err := redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
 			return cli.Usage(err)
@@ -77,17 +74,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		sinkInfo = fmt.Sprintf("smtp %s, deliveries at %s", sink.Addr(), stats)
 	}
 
-	if runHook != nil {
-		return runHook(ctx, strategies.RunConfig{
-			Executable: exe,
-			WebArgs: append([]string{"serve", "--addr", *addr, "--loop", *loop,
-				"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...),
-			WorkArgs: append([]string{"work"}, sf.args()...),
-			WebURL:   "http://" + *addr,
-			SinkInfo: sinkInfo,
-			Stdout:   stdout, Stderr: stderr, Logger: log,
-		})
-	}
 	sup := proc.NewSupervisor(time.Second, log)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -106,6 +92,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return err
 			}
 		}
+		for i, extra := range entry.ExtraWorkers {
+			args := append(append([]string{"work"}, sf.args()...), extra...)
+			spec := proc.Spec{Name: fmt.Sprintf("extra-%d", i+1), Path: exe, Args: args, Output: stderr}
+			if _, err := sup.Add(spec); err != nil {
+				return err
+			}
+		}
 	}
 	base := "http://" + *addr
 	if !wait.Until(ctx, 30*time.Second, func() bool { return healthy(ctx, base) }) {
@@ -119,6 +112,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if entry.HasWorkers() {
 		fmt.Fprintf(stdout, "  workers %d\n", *workers)
+		for _, extra := range entry.ExtraWorkers {
+			fmt.Fprintf(stdout, "  worker  %s\n", strings.Join(extra, " "))
+		}
 	}
 	fmt.Fprintf(stdout, "try:\n  curl -s -X POST %s/jobs -d '{\"to\":\"you@example.org\",\"subject\":\"hi\",\"text\":\"hello\"}'\n", base)
 	fmt.Fprintf(stdout, "  curl -s %s/debug/lag\nCtrl-C stops everything.\n", base)
