@@ -56,6 +56,8 @@ func percent(part, whole int64) string {
 	switch {
 	case p == 0:
 		return "0%"
+	case p < 0.01:
+		return "<0.01%"
 	case p < 0.1:
 		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
 	case p >= 99.95 && p < 100:

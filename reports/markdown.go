@@ -1,0 +1,114 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/offload/offload/results"
+)
+
+// EnvTable is what the numbers were measured on, as label/value rows.
+func EnvTable(env results.Env) Table {
+	t := Table{Header: []string{"", ""}}
+	add := func(k, v string) {
+		if v != "" {
+			t.Rows = append(t.Rows, cells(k, v))
+		}
+	}
+	add("command", strings.Join(env.Flags, " "))
+	add("offload", env.GitSHA)
+	add("go", env.GoVersion)
+	cpu := env.CPUModel
+	if env.Cores > 0 {
+		cpu = fmt.Sprintf("%s (%d cores)", cpu, env.Cores)
+	}
+	add("machine", strings.TrimSpace(cpu))
+	add("host", env.Hostname)
+	add("redis", env.RedisVersion)
+	add("target", env.Target)
+	add("seed", fmt.Sprint(env.Seed))
+	if !env.Start.IsZero() {
+		add("started", env.Start.UTC().Format(time.RFC3339))
+	}
+	if !env.End.IsZero() && !env.Start.IsZero() {
+		add("took", env.End.Sub(env.Start).Round(time.Second).String())
+	}
+	if env.Quick {
+		add("mode", "--quick: short phases, numbers are indicative")
+	}
+	return t
+}
+
+// Markdown renders REPORT.md. Charts are referenced by file name, beside it.
+func Markdown(f *results.File, charts []Chart) []byte {
+	var b strings.Builder
+	b.WriteString("# offload bench report\n\n")
+	b.WriteString("How should a web server get slow work (sending an email) off its request path? ")
+	b.WriteString("Six strategies, the same load, the same faults; every figure below is measured in this run.\n\n")
+	b.WriteString("## Environment\n\n")
+	writeMarkdownTable(&b, EnvTable(f.Env), false)
+	b.WriteString("\n## Summary\n\n")
+	writeMarkdownTable(&b, SummaryTable(f), true)
+	b.WriteString("\nHTTP and end-to-end p99 from the steady scenario, timed from when each request was due; ")
+	b.WriteString("lag from the cpu scenario under the node loop; losses and recovery over every fault scenario; ")
+	b.WriteString("cost from the " + costKey(f) + " scenario. **Bold** marks what fails a threshold.\n\n")
+	b.WriteString("Thresholds:\n\n")
+	for _, t := range Thresholds() {
+		b.WriteString("- " + t + "\n")
+	}
+	b.WriteString("\n## Verdicts\n\n")
+	for _, v := range Verdicts(f) {
+		fmt.Fprintf(&b, "### %s\n\n", v.Series.Label())
+		writeList(&b, "Why it is better", v.Better)
+		writeList(&b, "Why it is still a bad idea", v.Bad)
+		writeList(&b, "Not measured", v.NotMeasured)
+	}
+	b.WriteString("## Charts\n\n")
+	for _, c := range charts {
+		fmt.Fprintf(&b, "### %s\n\n%s\n\n![%s](%s.png)\n\n([SVG](%s.svg))\n\n", c.Title, c.Caption, c.Title, c.Name, c.Name)
+	}
+	b.WriteString("## Every run\n\n")
+	writeMarkdownTable(&b, RunsTable(f), true)
+	return []byte(b.String())
+}
+
+func writeList(b *strings.Builder, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**%s**\n\n", title)
+	for _, s := range items {
+		b.WriteString("- " + s + "\n")
+	}
+	b.WriteString("\n")
+}
+
+func writeMarkdownTable(b *strings.Builder, t Table, header bool) {
+	row := func(cs []string) {
+		b.WriteString("| " + strings.Join(cs, " | ") + " |\n")
+	}
+	h := t.Header
+	if !header {
+		h = make([]string, len(t.Header))
+	}
+	row(h)
+	sep := make([]string, len(t.Header))
+	for i := range sep {
+		sep[i] = "---"
+		if i > 0 && header {
+			sep[i] = "---:"
+		}
+	}
+	row(sep)
+	for _, r := range t.Rows {
+		cs := make([]string, len(r))
+		for i, c := range r {
+			cs[i] = strings.ReplaceAll(c.Text, "|", `\|`)
+			if c.Bad {
+				cs[i] = "**" + cs[i] + "**"
+			}
+		}
+		row(cs)
+	}
+}
