@@ -23,11 +23,11 @@ func HTML(f *results.File, charts []Chart) ([]byte, error) {
 		Color string
 	}
 	data := struct {
-		Env, Summary, Runs      Table
-		Thresholds              []string
-		Verdicts                []verdictView
-		Charts                  []chartView
-		CostScenario            string
+		Env, Summary, Runs Table
+		Thresholds         []string
+		Verdicts           []verdictView
+		Charts             []chartView
+		CostScenario       string
 	}{
 		Env: EnvTable(f.Env), Summary: SummaryTable(f), Runs: RunsTable(f),
 		Thresholds: Thresholds(), CostScenario: costKey(f),
