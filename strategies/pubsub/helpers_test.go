@@ -1,0 +1,141 @@
+package pubsub_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/strategies/pubsub"
+	"github.com/offload/offload/strategies/strategytest"
+)
+
+// family is a web server and its workers as real processes.
+type family struct {
+	URL      string
+	Sink     *mailsink.Sink
+	redisURL string
+	zmq      string
+	args     []string // common flags for `work`
+	workers  []*proc.Process
+}
+
+// startRedisFamily starts redis, the sink, the web side and n subscribers,
+// and waits until Redis counts n subscriptions.
+func startRedisFamily(t *testing.T, n int, sinkCfg mailsink.Config) *family {
+	t.Helper()
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	r := itest.Redis(t)
+	f := &family{Sink: itest.Sink(t, sinkCfg), redisURL: r.URL()}
+	addr := itest.FreeAddr(t)
+	f.URL = "http://" + addr
+	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--redis", r.URL(), "--addr", addr)
+	f.args = []string{"work", "--strategy", "pubsub", "--redis", r.URL(), "--smtp", f.Sink.Addr()}
+	for range n {
+		f.startWorker(t)
+	}
+	itest.WaitHTTP(t, f.URL+"/healthz")
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	itest.Eventually(t, 30*time.Second, fmt.Sprintf("%d subscribers", n), func() bool {
+		m, err := rdb.PubSubNumSub(context.Background(), pubsub.Channel).Result()
+		return err == nil && m[pubsub.Channel] == int64(n)
+	})
+	return f
+}
+
+// startZMQFamily starts the sink, the web side bound to a free port and n
+// workers, and waits until the web side has heard from all of them.
+func startZMQFamily(t *testing.T, n int, sinkCfg mailsink.Config, workerArgs ...string) *family {
+	t.Helper()
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	f := &family{Sink: itest.Sink(t, sinkCfg), zmq: "tcp://" + itest.FreeAddr(t)}
+	addr := itest.FreeAddr(t)
+	f.URL = "http://" + addr
+	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--transport", "zmq", "--zmq", f.zmq, "--addr", addr)
+	itest.WaitHTTP(t, f.URL+"/healthz")
+	f.args = append([]string{"work", "--strategy", "pubsub", "--transport", "zmq", "--zmq", f.zmq, "--smtp", f.Sink.Addr()}, workerArgs...)
+	for range n {
+		f.startWorker(t)
+	}
+	f.waitWorkers(t, n)
+	return f
+}
+
+func (f *family) startWorker(t *testing.T) *proc.Process {
+	t.Helper()
+	p := itest.Start(t, fmt.Sprintf("worker-%d", len(f.workers)+1), f.args...)
+	f.workers = append(f.workers, p)
+	return p
+}
+
+func (f *family) waitWorkers(t *testing.T, n int) {
+	t.Helper()
+	itest.Eventually(t, 30*time.Second, fmt.Sprintf("%d zmq workers", n), func() bool {
+		return metric(t, f.URL, "offload_pubsub_zmq_workers") == float64(n)
+	})
+}
+
+func (f *family) setup() strategytest.Setup { return strategytest.Setup{URL: f.URL, Sink: f.Sink} }
+
+// post submits n jobs and returns their ids.
+func post(t *testing.T, base string, n int, prefix string) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		r := strategytest.Post(t, base, strategytest.MailJSON(fmt.Sprintf("%s %d", prefix, i)), "")
+		if r.Code != http.StatusAccepted {
+			t.Fatalf("job %d: status %d %v", i, r.Code, r.Body)
+		}
+		ids = append(ids, r.Body["id"].(string))
+	}
+	return ids
+}
+
+// metric reads one unlabelled (or first labelled) sample from /metrics;
+// -1 when absent.
+func metric(t testing.TB, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err == nil {
+			return v
+		}
+	}
+	return -1
+}
+
+// counts tells delivered-once, duplicated and missing ids apart.
+func counts(s *mailsink.Sink, ids []string) (once, dup, missing int) {
+	for _, id := range ids {
+		d, ok := s.Delivery(id)
+		switch {
+		case !ok:
+			missing++
+		case d.Count == 1:
+			once++
+		default:
+			dup++
+		}
+	}
+	return
+}
