@@ -17,6 +17,9 @@ func pid() int { return os.Getpid() }
 func (k *Consumer) Run(ctx context.Context) error {
 	w := k.cfg.Worker
 	if err := k.c.Register(ctx, w); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 	k.cfg.Log.Info("worker registered", "worker", w.Name, "queue", k.cfg.Queue, "processors", k.cfg.Size)

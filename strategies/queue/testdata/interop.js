@@ -1,0 +1,48 @@
+// Interop helper for queue's tests: drives the real node-resque package.
+//   node interop.js enqueue <redisPort> <jobJSON> [delayMs]  -> enqueues sendEmail on "email"
+//   node interop.js work <redisPort> <count> <timeoutMs>     -> works "email" (and runs a scheduler),
+//                                                              printing one JSON line per job performed
+const { Queue, Worker, Scheduler } = require("node-resque");
+
+const [mode, port, a, b] = process.argv.slice(2);
+const connection = { host: "127.0.0.1", port: Number(port), namespace: "resque" };
+
+async function enqueue() {
+  const queue = new Queue({ connection });
+  await queue.connect();
+  const job = JSON.parse(a);
+  if (b) await queue.enqueueIn(Number(b), "email", "sendEmail", [job]);
+  else await queue.enqueue("email", "sendEmail", [job]);
+  await queue.end();
+}
+
+async function work() {
+  let left = Number(a);
+  const jobs = {
+    sendEmail: {
+      perform: async (job) => {
+        console.log(JSON.stringify({ at: Date.now(), job }));
+        if (--left <= 0) setImmediate(stop);
+        return true;
+      },
+    },
+  };
+  const worker = new Worker({ connection, queues: ["email"], timeout: 50 }, jobs);
+  const scheduler = new Scheduler({ connection, timeout: 100 });
+  await worker.connect();
+  await scheduler.connect();
+  worker.start();
+  scheduler.start();
+  const timer = setTimeout(stop, Number(b));
+  async function stop() {
+    clearTimeout(timer);
+    await scheduler.end();
+    await worker.end();
+    process.exit(left <= 0 ? 0 : 3);
+  }
+}
+
+(mode === "enqueue" ? enqueue() : work()).catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
