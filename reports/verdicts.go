@@ -110,6 +110,7 @@ func scenarioName(r results.Run) string {
 func runName(r results.Run) string {
 	name := scenarioName(r)
 	switch {
+	case r.Scenario != "scale":
 	case r.Workers == 1:
 		name += " with 1 worker"
 	case r.Workers > 1:
@@ -179,6 +180,7 @@ func faultPhrase(r results.Run) string {
 func inScenario(r results.Run) string {
 	s := "in the " + scenarioName(r) + " scenario"
 	switch {
+	case r.Scenario != "scale":
 	case r.Workers == 1:
 		s = "with 1 worker " + s
 	case r.Workers > 1:
