@@ -82,6 +82,13 @@ type Run struct {
 	Timeseries       []Point      `json:"timeseries"`
 	Histograms       string       `json:"histograms,omitempty"` // file (relative to results.json) holding the raw HDR histograms
 	Notes            []string     `json:"notes,omitempty"`
+
+	// Added by the harness (additive): cpu jobs leave no mail, so they are
+	// accepted but never expected at the sink and never counted lost.
+	CPUJobs     int64   `json:"cpu_jobs_accepted,omitempty"`
+	DrainS      float64 `json:"drain_s,omitempty"`     // how long the drain phase took
+	WallS       float64 `json:"wall_s,omitempty"`      // the whole run: set-up to tear-down
+	Interrupted bool    `json:"interrupted,omitempty"` // Ctrl-C during this run: numbers cover what was measured
 }
 
 // Percentiles of a latency distribution in milliseconds.

@@ -3,13 +3,172 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/offload/offload/harness"
+	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/redisproc"
+	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/registry"
 )
 
+// runBench is `offload bench`: every strategy through every scenario, with
+// its own redis-servers, mail sink and processes, into OUT/<timestamp>/.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("bench: the load harness is not built yet (issue 6); `make bench` runs the Go benchmarks meanwhile")
+	fs := cli.NewFlagSet("bench", stderr)
+	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(harness.StrategyOrder, ","))
+	scens := fs.String("scenarios", "all", "comma list of scenarios, or all: "+strings.Join(harness.ScenarioOrder, ","))
+	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
+	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
+	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw (runs repeat)")
+	target := fs.String("target", "", "measure an externally started server at this URL (its mail must go to --sink-addr to count loss)")
+	sinkAddr := fs.String("sink-addr", "127.0.0.1:0", "the bench's mail sink SMTP address")
+	var over overrides
+	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
+	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
+	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	strategies, err := harness.ParseList(*strats, harness.StrategyOrder, "strategy")
+	if err != nil {
+		return cli.Usage(err)
+	}
+	scenarios, err := harness.ParseList(*scens, harness.ScenarioOrder, "scenario")
+	if err != nil {
+		return cli.Usage(err)
+	}
+	timing := harness.Full()
+	if *quick {
+		timing = harness.Quick()
+	}
+	if err := over.apply(&timing); err != nil {
+		return cli.Usage(err)
+	}
+	if *target == "" {
+		if err := redisproc.Available(); err != nil {
+			return cli.Usage(err)
+		}
+	} else {
+		strategies = []string{"external"}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	start := time.Now()
+	dir := filepath.Join(*out, start.Format("20060102-150405"))
+	sink, err := mailsink.Start(mailsink.Config{Addr: *sinkAddr, Delay: timing.SinkDelay, Seed: uint64(*seed),
+		Logger: newLogger(io.Discard, "sink")})
+	if err != nil {
+		return cli.Usage(err)
+	}
+	defer sink.Close()
+
+	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
+		Built: registry.Names(), Log: stderr, Progress: liveView(stdout)}
+	plans, err := b.Plans(strategies, scenarios, *quick)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	fmt.Fprintf(stderr, "offload bench: %d runs (%s), results in %s\n", len(plans), presetName(*quick), dir)
+	env := benchEnv(start, *seed, *quick, *target)
+	f, err := b.Run(ctx, env, plans)
+	if err != nil {
+		return err
+	}
+	latest := filepath.Join(*out, "latest")
+	_ = os.Remove(latest)
+	_ = os.Symlink(filepath.Base(dir), latest)
+	fmt.Fprintf(stderr, "offload bench: %d runs in %.0fs; wrote %s\n", len(f.Runs), time.Since(start).Seconds(),
+		filepath.Join(dir, "results.json"))
+	if err := renderReport(dir, f, stdout); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	if o := b.Orphans(); len(o) > 0 {
+		return fmt.Errorf("processes outlived their runs: %s", strings.Join(o, "; "))
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted: results keep what was measured")
+	}
+	return nil
 }
 
-func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("report: not built yet (issue 7)")
+func presetName(quick bool) string {
+	if quick {
+		return "quick"
+	}
+	return "full"
+}
+
+// overrides are the flags that change a preset's timing.
+type overrides struct {
+	duration  time.Duration
+	rate      float64
+	sinkDelay time.Duration
+}
+
+func (o overrides) apply(t *harness.Timing) error {
+	if o.duration < 0 || o.rate < 0 {
+		return errors.New("--duration and --rate must not be negative")
+	}
+	if o.duration > 0 {
+		t.Measure = o.duration
+		t.FaultMeasure = o.duration + o.duration/5
+		t.FaultAt, t.FaultFor = o.duration/3, o.duration/6
+		t.Hey = o.duration
+	}
+	if o.rate > 0 {
+		t.Rate = o.rate
+	}
+	if o.sinkDelay >= 0 {
+		t.SinkDelay = o.sinkDelay
+	}
+	return nil
+}
+
+// benchEnv records what the numbers were measured on.
+func benchEnv(start time.Time, seed int64, quick bool, target string) results.Env {
+	host, _ := os.Hostname()
+	return results.Env{
+		GitSHA: gitSHA(), GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU(),
+		RedisVersion: redisproc.Version(), Hostname: host, Flags: os.Args, Seed: seed, Start: start,
+		Quick: quick, Target: target,
+	}
+}
+
+func gitSHA() string {
+	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

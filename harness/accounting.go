@@ -1,0 +1,79 @@
+package harness
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/offload/offload/results"
+)
+
+// account turns the measured phase into the run's numbers and keeps its raw
+// histograms beside results.json.
+func (r *run) account(out results.Run, m measured, deliveries map[string]Delivery, drainStart time.Time) results.Run {
+	b, sc := r.b, r.plan.Scenario
+	r.setPhase("accounting", 0)
+	rec := Record{
+		Start: m.start, End: m.end, DrainEnd: time.Now(),
+		Requests: m.jobs.Outcomes(), Probes: m.probes.Outcomes(),
+		Deliveries: deliveries, Faults: m.faults,
+		RecoveryWindow: b.Timing.RecoveryWindow,
+	}
+	if m.lag != nil {
+		for _, s := range m.lag.Samples {
+			rec.Lag = append(rec.Lag, LagSample{At: s.At, MaxMS: s.MaxMS})
+		}
+	}
+	a := Account(rec)
+	acc := a.Run
+	acc.Strategy, acc.Scenario, acc.Loop, acc.Variant, acc.Workers = out.Strategy, out.Scenario, out.Loop, out.Variant, out.Workers
+	acc.OfferedRPS = out.OfferedRPS
+	acc.DurationS = round3(m.end.Sub(m.start).Seconds())
+	acc.DrainS = round3(rec.DrainEnd.Sub(drainStart).Seconds())
+	acc.Notes = out.Notes
+	acc.Processes = []results.ProcessUse{}
+	if r.env != nil {
+		acc.Processes = r.sampler.Use()
+	}
+	for _, p := range acc.Processes {
+		acc.CPUS += p.CPUS
+		acc.PeakRSSMB = max(acc.PeakRSSMB, p.PeakRSSMB)
+	}
+	acc.CPUS = round3(acc.CPUS)
+	if acc.Delivered > 0 {
+		acc.CPUPer1kS = round3(acc.CPUS / float64(acc.Delivered) * 1000)
+	}
+	if m.lag != nil {
+		acc.LagMS = results.Lag{P50: m.lag.P50, P90: m.lag.P90, P99: m.lag.P99, Max: m.lag.Max, Blocks: m.lag.Blocks}
+		acc.SchedLatencyMS = results.Percentiles{P50: m.lag.Sched.P50, P90: m.lag.Sched.P90, P99: m.lag.Sched.P99, P999: m.lag.Sched.P999, Max: m.lag.Sched.Max}
+		if sc.Fault != nil && sc.Fault.Kind == FaultKillWeb {
+			acc.Notes = append(acc.Notes, "lag covers the restarted web process only: the killed one took its monitor with it")
+		}
+	} else if m.lagErr != nil {
+		acc.Notes = append(acc.Notes, "no loop lag: "+m.lagErr.Error())
+	}
+	acc.SendDelayMS = percentiles(m.pace.SendDelay)
+	if why := m.pace.Behind(sc.Measure); why != "" {
+		acc.Invalid = why
+	}
+	if b.Target != "" {
+		acc.Notes = append(acc.Notes, "external target: delivered and lost count only mail that reached this bench's sink at "+b.Sink.Addr())
+	}
+	hs := a.Histograms
+	hs[results.HistSendDelay] = m.pace.SendDelay
+	if rel, err := results.WriteHistograms(b.Out, &acc, r.plan.Index, hs); err != nil {
+		acc.Notes = append(acc.Notes, "histograms not kept: "+err.Error())
+	} else {
+		acc.Histograms = rel
+	}
+	b.logf("[%d/%d] %s: sent %d accepted %d delivered %d lost %d dup %d http p99 %.1fms e2e p99 %.1fms lag max %.1fms%s",
+		r.plan.Index, r.plan.Total, r.plan.label(), acc.Sent, acc.Accepted, acc.Delivered, acc.Lost, acc.Duplicates,
+		acc.HTTPLatencyMS.P99, acc.E2ELatencyMS.P99, acc.LagMS.Max, invalidSuffix(acc.Invalid))
+	return acc
+}
+
+func invalidSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf(" INVALID: %s", s)
+}

@@ -1,0 +1,160 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/results"
+)
+
+// Bench runs plans and writes results. Build it with the fields below and
+// call Run.
+type Bench struct {
+	Exe      string         // the offload binary to start (os.Executable())
+	Out      string         // results directory (created)
+	Sink     *mailsink.Sink // the mail sink every strategy sends to
+	Target   string         // measure this externally started server instead of starting processes
+	Timing   Timing
+	Built    []string // strategies present in this binary's registry
+	Progress func(results.Progress)
+	Log      io.Writer // one line per phase; nil: none
+	Clock    Clock     // default RealClock
+
+	mu      sync.Mutex
+	orphans []string
+}
+
+func (b *Bench) clock() Clock {
+	if b.Clock == nil {
+		return RealClock{}
+	}
+	return b.Clock
+}
+
+func (b *Bench) logf(format string, args ...any) {
+	if b.Log != nil {
+		fmt.Fprintf(b.Log, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	}
+}
+
+func (b *Bench) noteOrphans(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.orphans = append(b.orphans, err.Error())
+}
+
+// Orphans lists processes that outlived their run (each was killed when found).
+func (b *Bench) Orphans() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.orphans...)
+}
+
+// Plans expands strategies x scenarios into runs: loops for cpu, worker
+// counts for scale, variants (pubsub over zmq), and n/a entries with their
+// reason.
+func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error) {
+	var plans []Plan
+	for _, st := range strategies {
+		variants := []Variant{{}}
+		for _, v := range Topologies[st].Variants {
+			if !quick || !v.Full {
+				variants = append(variants, v)
+			}
+		}
+		for _, v := range variants {
+			for _, name := range scenarios {
+				sc, err := b.Timing.Build(name)
+				if err != nil {
+					return nil, err
+				}
+				plans = append(plans, b.expand(st, sc, v, quick)...)
+			}
+		}
+	}
+	for i := range plans {
+		plans[i].Index, plans[i].Total = i+1, len(plans)
+	}
+	return plans, nil
+}
+
+func (b *Bench) expand(st string, sc Scenario, v Variant, quick bool) []Plan {
+	base := Plan{Strategy: st, Scenario: sc, Variant: v, Loop: "node", Workers: 1}
+	na := b.naReason(st, sc, v)
+	if na != "" {
+		base.NA = na
+		return []Plan{base}
+	}
+	var out []Plan
+	loops := sc.Loops
+	if quick || v.Name != "" {
+		loops = loops[:1] // the loop comparison is in the full bench, default variant
+	}
+	for _, loop := range loops {
+		for _, w := range sc.Workers {
+			p := base
+			p.Loop, p.Workers = loop, w
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (b *Bench) naReason(st string, sc Scenario, v Variant) string {
+	if b.Target != "" {
+		switch sc.Name {
+		case Steady, CPU, Burst, MailOutage:
+			return ""
+		}
+		return "external target (--target): the harness does not control its processes"
+	}
+	if !slices.Contains(b.Built, st) {
+		return "strategy not built: it is not in this binary's registry yet"
+	}
+	return NAReason(st, sc.Name, v)
+}
+
+// Run executes plans in order, then writes results.json and results.csv.
+// Ctrl-C (ctx ending) stops after the run under way, which is kept.
+func (b *Bench) Run(ctx context.Context, env results.Env, plans []Plan) (*results.File, error) {
+	if err := os.MkdirAll(b.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("results dir: %w", err)
+	}
+	f := &results.File{Schema: results.Schema, Env: env, Runs: []results.Run{}}
+	for _, p := range plans {
+		if ctx.Err() != nil {
+			b.logf("interrupted: %d of %d runs done", len(f.Runs), len(plans))
+			break
+		}
+		r := b.execute(ctx, p)
+		f.Runs = append(f.Runs, r)
+		b.reportDone(p, r)
+	}
+	f.Env.End = time.Now()
+	if err := results.Write(filepath.Join(b.Out, "results.json"), f); err != nil {
+		return f, err
+	}
+	if err := results.WriteCSV(filepath.Join(b.Out, "results.csv"), f); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (b *Bench) reportDone(p Plan, r results.Run) {
+	if b.Progress == nil {
+		return
+	}
+	phase := "done"
+	if r.NAReason != "" {
+		phase = "n/a"
+	}
+	b.Progress(results.Progress{Index: p.Index, Total: p.Total, Strategy: p.Strategy, Scenario: p.Scenario.Name,
+		Variant: r.Variant, Phase: phase, Sent: r.Sent, Accepted: r.Accepted, Delivered: r.Delivered, Done: &r})
+}

@@ -1,0 +1,275 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/redisproc"
+	"github.com/offload/offload/internal/wait"
+)
+
+// EnvConfig says what to start for one run.
+type EnvConfig struct {
+	Exe      string // the offload binary
+	Strategy string
+	Topology Topology
+	Variant  Variant
+	Workers  int    // job workers (Brokered); default 1
+	Loop     string // the web's --loop
+	SMTP     string // the sink
+	Output   io.Writer
+	Ready    time.Duration // how long the web may take to answer /healthz; default 20s
+}
+
+// Env is the set of processes one run measures: fresh for every run, all
+// in their own process groups, all killed by Close.
+type Env struct {
+	cfg     EnvConfig
+	addr    string // web host:port
+	zmq     string
+	redis   *redisproc.Server
+	web     *proc.Process // serve, or the supervisor
+	workers []*proc.Process
+	extra   map[string]*proc.Process
+	all     []*proc.Process // every process ever started, for the orphan check
+	seen    map[int]bool    // supervisor children seen, for the orphan check
+}
+
+// StartEnv starts redis (if needed), the web process and the workers, and
+// returns once the web answers /healthz.
+func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Ready <= 0 {
+		cfg.Ready = 20 * time.Second
+	}
+	if cfg.Output == nil {
+		cfg.Output = io.Discard
+	}
+	e := &Env{cfg: cfg, extra: map[string]*proc.Process{}, seen: map[int]bool{}}
+	defer func() {
+		if err != nil {
+			_ = e.Close()
+		}
+	}()
+	port, err := redisproc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	e.addr = "127.0.0.1:" + strconv.Itoa(port)
+	if cfg.Variant.ZMQ {
+		zp, err := redisproc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		e.zmq = "tcp://127.0.0.1:" + strconv.Itoa(zp)
+	}
+	if cfg.Topology.Redis && !cfg.Variant.NoRedis {
+		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("start redis: %w", err)
+		}
+		e.all = append(e.all, e.redis.Process())
+	}
+	if e.web, err = e.start("web", e.webArgs()); err != nil {
+		return nil, err
+	}
+	if err := e.waitHealthy(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Topology.Layout == Brokered {
+		for i := range cfg.Workers {
+			p, err := e.start(workerRole(i), e.workerArgs(cfg.Topology.WorkerArgs))
+			if err != nil {
+				return nil, err
+			}
+			e.workers = append(e.workers, p)
+		}
+		for role, args := range cfg.Topology.Extra {
+			p, err := e.start(role, e.workerArgs(args))
+			if err != nil {
+				return nil, err
+			}
+			e.extra[role] = p
+		}
+	}
+	return e, nil
+}
+
+func workerRole(i int) string { return "worker-" + strconv.Itoa(i+1) }
+
+// URL is the web's base URL.
+func (e *Env) URL() string { return "http://" + e.addr }
+
+func (e *Env) common() []string {
+	a := []string{"--strategy", e.cfg.Strategy, "--smtp", e.cfg.SMTP}
+	if e.redis != nil {
+		a = append(a, "--redis", e.redis.URL())
+	}
+	if e.zmq != "" {
+		a = append(a, "--transport", "zmq", "--zmq", e.zmq)
+	}
+	return a
+}
+
+func (e *Env) webArgs() []string {
+	cmd := "serve"
+	if e.cfg.Topology.Layout == Supervised {
+		cmd = "run"
+	}
+	return append([]string{cmd, "--addr", e.addr, "--loop", e.cfg.Loop}, e.common()...)
+}
+
+func (e *Env) workerArgs(extra []string) []string {
+	return append(append([]string{"work"}, e.common()...), extra...)
+}
+
+func (e *Env) start(role string, args []string) (*proc.Process, error) {
+	p, err := proc.Start(proc.Spec{Name: role, Path: e.cfg.Exe, Args: args, Output: e.cfg.Output})
+	if err != nil {
+		return nil, err
+	}
+	e.all = append(e.all, p)
+	return p, nil
+}
+
+func (e *Env) waitHealthy(ctx context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	ok := wait.Until(ctx, e.cfg.Ready, func() bool {
+		if e.web.Exited() {
+			return true // reported below
+		}
+		return healthy(ctx, client, e.URL())
+	})
+	if e.web.Exited() {
+		return fmt.Errorf("web process exited at start-up: %v (see the run's log)", e.web.Err())
+	}
+	if !ok {
+		return fmt.Errorf("web did not answer /healthz within %v", e.cfg.Ready)
+	}
+	return nil
+}
+
+func healthy(ctx context.Context, c *http.Client, base string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Targets are the processes to sample for CPU and memory.
+func (e *Env) Targets() []Target {
+	var t []Target
+	if e.web != nil && !e.web.Exited() {
+		role := "web"
+		if e.cfg.Topology.Layout == Supervised {
+			role = "supervisor"
+		}
+		t = append(t, Target{Role: role, PID: e.web.PID(), Tree: e.cfg.Topology.Layout == Supervised})
+		if e.cfg.Topology.Layout == Supervised {
+			for _, c := range Children("/proc", e.web.PID()) {
+				e.seen[c] = true
+			}
+		}
+	}
+	for i, w := range e.workers {
+		if w != nil && !w.Exited() {
+			t = append(t, Target{Role: workerRole(i), PID: w.PID()})
+		}
+	}
+	for role, p := range e.extra {
+		if !p.Exited() {
+			t = append(t, Target{Role: role, PID: p.PID()})
+		}
+	}
+	if e.redis != nil && e.redis.PID() != 0 {
+		t = append(t, Target{Role: "redis", PID: e.redis.PID()})
+	}
+	return t
+}
+
+// Close kills every process the run started and checks that none is left
+// (supervisor children included). Safe to call twice.
+func (e *Env) Close() error {
+	for _, p := range e.all {
+		if p != nil {
+			_ = p.Kill()
+		}
+	}
+	if e.redis != nil {
+		e.redis.Close()
+	}
+	var alive []string
+	for _, p := range e.all {
+		if p != nil && !wait.Until(context.Background(), 5*time.Second, func() bool { return !p.GroupAlive() }) {
+			alive = append(alive, fmt.Sprintf("%s (group %d)", p.Spec.Name, p.PID()))
+			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		}
+	}
+	for pid := range e.seen {
+		if !wait.Until(context.Background(), 5*time.Second, func() bool { return !procAlive(pid) }) {
+			alive = append(alive, fmt.Sprintf("supervisor child %d", pid))
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if len(alive) > 0 {
+		return fmt.Errorf("processes outlived their run (killed now): %s", strings.Join(alive, ", "))
+	}
+	return nil
+}
+
+// procAlive reports whether pid exists and is not a zombie.
+func procAlive(pid int) bool {
+	st, err := ReadProc("/proc", pid)
+	return err == nil && !st.Zombie
+}
+
+// supervisedChild finds the supervisor's child whose command is sub
+// ("serve" or "work").
+func (e *Env) supervisedChild(sub string) (int, error) {
+	if e.web == nil || e.web.Exited() {
+		return 0, errors.New("supervisor is not running")
+	}
+	for _, c := range Children("/proc", e.web.PID()) {
+		st, err := ReadProc("/proc", c)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(st.Cmdline)
+		if len(f) > 1 && f[1] == sub {
+			e.seen[c] = true
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("supervisor %d has no %q child", e.web.PID(), sub)
+}
+
+// LogPath is where a run's process output goes.
+func LogPath(dir, name string) string { return filepath.Join(dir, "logs", name+".log") }
+
+// OpenLog creates a run's process log.
+func OpenLog(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("logs dir: %w", err)
+	}
+	return os.Create(LogPath(dir, name))
+}

@@ -1,0 +1,102 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/rakyll/hey/requester"
+
+	"github.com/offload/offload/results"
+)
+
+// heyReport is the part of hey's Report (its Output template
+// "{{ jsonify . }}") the harness reads.
+type heyReport struct {
+	Rps                 float64
+	Slowest             float64 // seconds
+	NumRes              int64
+	Lats                []float64
+	ErrorDist           map[string]int
+	StatusCodeDist      map[string]int
+	LatencyDistribution []struct {
+		Percentage int
+		Latency    float64 // seconds
+	}
+}
+
+// Hey runs rakyll/hey, closed loop, against base for d at the
+// scenario's rate: c workers, each sending its next request only after the
+// previous one answered and its own ticker fired. That is "what hey would
+// tell you"; its percentiles sit beside the open-loop ones.
+func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Duration, c int) (*results.HeyResult, error) {
+	if c < 1 {
+		c = 1
+	}
+	// Like `hey -z d`: more requests than the duration can hold, stopped at d.
+	n := int(2*s.Rate*d.Seconds()) + c
+	tmpl, err := NewJobRequest(ctx, base, Request{ID: "template", Kind: "io"})
+	if err != nil {
+		return nil, err
+	}
+	var seq atomic.Int64
+	var out bytes.Buffer
+	w := &requester.Work{
+		Request: tmpl,
+		RequestFunc: func() *http.Request {
+			i := int(seq.Add(1) - 1)
+			req, err := NewJobRequest(ctx, base, s.Request(prefix, i, time.Now()))
+			if err != nil {
+				return tmpl.Clone(ctx) // unreachable: the base URL already parsed
+			}
+			return req
+		},
+		N: n, C: c, QPS: s.Rate / float64(c), Timeout: 10,
+		Output: "{{ jsonify . }}", Writer: &out,
+	}
+	w.Init()
+	done := make(chan struct{})
+	go func() { w.Run(); close(done) }()
+	bound := time.NewTimer(d)
+	defer bound.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		w.Stop()
+		<-done
+	case <-bound.C:
+		w.Stop()
+		<-done
+	}
+	var rep heyReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		return nil, fmt.Errorf("read hey's report: %w", err)
+	}
+	return heyResult(rep, c), nil
+}
+
+func heyResult(rep heyReport, c int) *results.HeyResult {
+	r := &results.HeyResult{Requests: int64(len(rep.Lats)), Concurrency: c, RPS: round3(rep.Rps)}
+	for _, n := range rep.ErrorDist {
+		r.Errors += int64(n)
+	}
+	r.Requests += r.Errors
+	r.LatencyMS.Count = int64(len(rep.Lats))
+	for _, p := range rep.LatencyDistribution {
+		v := round3(p.Latency * 1000)
+		switch p.Percentage {
+		case 50:
+			r.LatencyMS.P50 = v
+		case 90:
+			r.LatencyMS.P90 = v
+		case 99:
+			r.LatencyMS.P99 = v
+		}
+	}
+	r.LatencyMS.Max = round3(rep.Slowest * 1000)
+	return r
+}

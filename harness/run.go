@@ -1,0 +1,163 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/offload/offload/lagmonitor"
+	"github.com/offload/offload/results"
+)
+
+// Plan is one run: a strategy through a scenario in one configuration.
+type Plan struct {
+	Index, Total int
+	Strategy     string
+	Scenario     Scenario
+	Variant      Variant
+	Loop         string
+	Workers      int
+	NA           string // set: report n/a with this reason, start nothing
+}
+
+// label names the run in logs and file names.
+func (p Plan) label() string {
+	s := fmt.Sprintf("%s/%s loop=%s", p.Strategy, p.Scenario.Name, p.Loop)
+	if p.Variant.Name != "" {
+		s += " " + p.Variant.Name
+	}
+	if p.Scenario.Name == Scale {
+		s += fmt.Sprintf(" workers=%d", p.Workers)
+	}
+	return s
+}
+
+func (p Plan) newRun() results.Run {
+	r := results.Run{Strategy: p.Strategy, Scenario: p.Scenario.Name, Loop: p.Loop, Variant: p.Variant.Name,
+		OfferedRPS: p.Scenario.Rate, Status: map[string]int{}, Faults: []results.Fault{}, Timeseries: []results.Point{},
+		Processes: []results.ProcessUse{}}
+	if p.Scenario.Name == Scale {
+		r.Workers = p.Workers
+		r.Variant = strings.TrimSpace(r.Variant + fmt.Sprintf(" workers=%d", p.Workers))
+	}
+	return r
+}
+
+// measured is what the measured phase gathered, before accounting.
+type measured struct {
+	start, end time.Time
+	pace       Pace
+	jobs       *Collector
+	probes     *Collector
+	faults     []FaultWindow
+	lag        *lagmonitor.Snapshot
+	lagErr     error
+}
+
+// run is the state of one run while it is under way.
+type run struct {
+	b       *Bench
+	plan    Plan
+	env     *Env
+	base    string
+	sender  *Sender
+	sampler Sampler
+	phase   string
+	phaseAt time.Time
+	phaseN  time.Duration
+	jobs    *Collector
+	mu      sync.Mutex
+}
+
+func (r *run) setPhase(name string, length time.Duration) {
+	r.mu.Lock()
+	r.phase, r.phaseAt, r.phaseN = name, time.Now(), length
+	r.mu.Unlock()
+	r.b.logf("[%d/%d] %s: %s", r.plan.Index, r.plan.Total, r.plan.label(), name)
+	r.report(nil)
+}
+
+// report calls the progress callback with where the run is.
+func (r *run) report(done *results.Run) {
+	if r.b.Progress == nil {
+		return
+	}
+	r.mu.Lock()
+	p := results.Progress{Index: r.plan.Index, Total: r.plan.Total, Strategy: r.plan.Strategy, Scenario: r.plan.Scenario.Name,
+		Variant: r.plan.Variant.Name, Phase: r.phase, Elapsed: time.Since(r.phaseAt), PhaseLen: r.phaseN, Done: done}
+	jobs := r.jobs
+	r.mu.Unlock()
+	if jobs != nil {
+		p.Sent, p.Accepted = jobs.Counts()
+		p.RateRPS = jobs.rateLastSecond()
+		p.Delivered = int64(r.b.Sink.Stats().Unique)
+		p.Backlog = max(0, p.Accepted-p.Delivered)
+	}
+	r.b.Progress(p)
+}
+
+// ticker reports progress several times a second until ctx ends.
+func (r *run) ticker(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.report(nil)
+		}
+	}
+}
+
+// lagSnapshot reads the web's /debug/lag.
+func lagSnapshot(ctx context.Context, c *http.Client, base string) (*lagmonitor.Snapshot, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/lag", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get /debug/lag: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("get /debug/lag: %s", resp.Status)
+	}
+	var s lagmonitor.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("decode /debug/lag: %w", err)
+	}
+	return &s, nil
+}
+
+func lagReset(ctx context.Context, c *http.Client, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/debug/lag/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset /debug/lag: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil
+}
+
+// rateLastSecond counts requests sent in the last second (for progress).
+func (c *Collector) rateLastSecond() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cut := time.Now().Add(-time.Second)
+	var n float64
+	for i := len(c.outcomes) - 1; i >= 0 && c.outcomes[i].Sent.After(cut); i-- {
+		n++
+	}
+	return n
+}
