@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -164,16 +165,16 @@ func newCollector(c *resque.Client, queue string) *collector {
 		return prometheus.NewDesc("offload_queue_"+name, help, []string{"queue"}, nil)
 	}
 	return &collector{c: c, queue: queue, descs: map[string]*prometheus.Desc{
-		"length":      d("length", "Jobs waiting in the queue."),
-		"oldest":      d("oldest_wait_seconds", "How long the job at the head of the queue has waited."),
-		"inflight":    d("inflight", "Jobs claimed by workers and not yet acknowledged."),
-		"delayed":     d("delayed", "Jobs in the delayed set (scheduled and retries)."),
-		"failed":      d("failed", "Jobs in resque:failed."),
-		"processed":   d("processed_total", "resque:stat:processed."),
-		"retries":     d("retries_total", "Retries scheduled after a failed attempt."),
-		"reclaimed":   d("reclaimed_total", "Jobs put back from workers that stopped pinging."),
-		"workers":     d("workers_alive", "Workers with a live ping."),
-		"scrape_fail": d("stats_errors", "1 when the last scrape could not read Redis."),
+		"length":          d("length", "Jobs waiting in the queue."),
+		"oldest":          d("oldest_wait_seconds", "How long the job at the head of the queue has waited."),
+		"inflight":        d("inflight", "Jobs claimed by workers and not yet acknowledged."),
+		"delayed":         d("delayed", "Jobs in the delayed set (scheduled and retries)."),
+		"failed":          d("failed", "Jobs in resque:failed."),
+		"processed_total": d("processed_total", "resque:stat:processed."),
+		"retries_total":   d("retries_total", "Retries scheduled after a failed attempt."),
+		"reclaimed_total": d("reclaimed_total", "Jobs put back from workers that stopped pinging."),
+		"workers":         d("workers_alive", "Workers with a live ping."),
+		"scrape_fail":     d("stats_errors", "1 when the last scrape could not read Redis."),
 	}}
 }
 
@@ -188,7 +189,11 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	s, err := k.c.Stats(ctx, k.queue)
 	g := func(name string, v float64) {
-		ch <- prometheus.MustNewConstMetric(k.descs[name], prometheus.GaugeValue, v, k.queue)
+		typ := prometheus.GaugeValue
+		if strings.HasSuffix(name, "total") {
+			typ = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(k.descs[name], typ, v, k.queue)
 	}
 	if err != nil {
 		g("scrape_fail", 1)
@@ -206,8 +211,8 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	g("inflight", float64(s.Inflight))
 	g("delayed", float64(s.Delayed))
 	g("failed", float64(s.Failed))
-	g("processed", float64(s.Processed))
-	g("retries", float64(s.Retries))
-	g("reclaimed", float64(s.Reclaimed))
+	g("processed_total", float64(s.Processed))
+	g("retries_total", float64(s.Retries))
+	g("reclaimed_total", float64(s.Reclaimed))
 	g("workers", float64(alive))
 }
