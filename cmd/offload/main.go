@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"report":   {"re-render charts and report from DIR/results.json", runReport},
 		"eventbus": {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
 		"queue":    {"inspect the Resque queue: offload queue stats", runQueue},
+		"exercise": {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
 	}
 }
 

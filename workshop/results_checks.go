@@ -1,0 +1,151 @@
+package workshop
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/offload/offload/results"
+)
+
+// benchRuns reads every results.json under dir, newest first, and returns
+// the runs of the named scenarios; a strategy x scenario x variant x workers
+// seen in a newer file hides the same one in older files.
+func benchRuns(dir string, scenarios ...string) ([]results.Run, []string, error) {
+	type found struct {
+		path string
+		mod  int64
+	}
+	var files []found
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && d.Name() == "results.json" {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, found{p, info.ModTime().UnixNano()})
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, nil, fmt.Errorf("look for results under %s: %w", dir, err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod > files[j].mod })
+	seen := map[string]bool{}
+	var runs []results.Run
+	var paths []string
+	for _, f := range files {
+		rf, err := results.Read(f.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		used := false
+		for _, r := range rf.Runs {
+			key := fmt.Sprint(r.Strategy, r.Scenario, r.Variant, r.Loop, r.Workers)
+			if !slices.Contains(scenarios, r.Scenario) || seen[key] {
+				continue
+			}
+			seen[key], used = true, true
+			runs = append(runs, r)
+		}
+		if used {
+			paths = append(paths, f.path)
+		}
+	}
+	return runs, paths, nil
+}
+
+// killBench is the command exercise 4 asks for.
+const killBench = "offload bench --strategies fireforget,localipc,queue --scenarios worker-crash,web-crash --quick"
+
+// CheckKillThings is exercise 4: a bench run with crash scenarios in which
+// queue lost nothing and fireforget or localipc lost something.
+func CheckKillThings(ctx context.Context, o Options) (string, error) {
+	o = o.withDefaults()
+	runs, paths, err := benchRuns(o.Out, "worker-crash", "web-crash")
+	if err != nil {
+		return "", err
+	}
+	if len(runs) == 0 {
+		return "", hintf(killBench+" --out "+o.Out, "found no worker-crash or web-crash runs in any results.json under %s/", o.Out)
+	}
+	var table strings.Builder
+	lost := map[string]int64{}
+	measured := map[string]bool{}
+	for _, r := range runs {
+		if r.NAReason != "" || r.Invalid != "" {
+			continue
+		}
+		measured[r.Strategy] = true
+		lost[r.Strategy] += r.Lost
+		fmt.Fprintf(&table, "  %-11s %-13s %-16s accepted %5d  delivered %5d  lost %4d  duplicates %3d\n",
+			r.Strategy, r.Scenario, r.Variant, r.Accepted, r.Delivered, r.Lost, r.Duplicates)
+	}
+	if !measured["queue"] {
+		return "", hintf(killBench, "no measured queue run among the crash scenarios (%s): queue is the one that should lose nothing", strings.Join(paths, ", "))
+	}
+	if !measured["fireforget"] && !measured["localipc"] {
+		return "", hintf(killBench, "no measured fireforget or localipc run among the crash scenarios: you need one that loses jobs to compare with")
+	}
+	if lost["queue"] > 0 {
+		return "", hintf("read docs/strategies/queue.md (reclaim) and the runs' notes in REPORT.md, then run the bench again",
+			"queue lost %d jobs in a crash scenario; it should lose none:\n%s", lost["queue"], table.String())
+	}
+	if lost["fireforget"]+lost["localipc"] == 0 {
+		return "", hintf("run the crash scenarios again without --quick (longer runs have more jobs in flight when the kill comes)",
+			"neither fireforget nor localipc lost a job in these runs, so there is nothing to compare yet:\n%s", table.String())
+	}
+	return fmt.Sprintf("from %s:\n%s"+
+		"fireforget and localipc keep jobs in a process's memory: killing it loses them. queue keeps them in Redis until a worker acknowledges them.",
+		strings.Join(paths, ", "), table.String()), nil
+}
+
+// scaleBench is the command exercise 7 asks for.
+const scaleBench = "offload bench --strategies queue --scenarios scale"
+
+// CheckScale is exercise 7: a scale run of one strategy at two or more
+// worker counts.
+func CheckScale(ctx context.Context, o Options) (string, error) {
+	o = o.withDefaults()
+	runs, paths, err := benchRuns(o.Out, "scale")
+	if err != nil {
+		return "", err
+	}
+	byStrategy := map[string][]results.Run{}
+	for _, r := range runs {
+		if r.NAReason == "" && r.Invalid == "" {
+			byStrategy[r.Strategy+" "+r.Variant] = append(byStrategy[r.Strategy+" "+r.Variant], r)
+		}
+	}
+	var b strings.Builder
+	names := make([]string, 0, len(byStrategy))
+	for n := range byStrategy {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rs := byStrategy[n]
+		if len(rs) < 2 {
+			continue
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Workers < rs[j].Workers })
+		for _, r := range rs {
+			fmt.Fprintf(&b, "  %-22s workers %d  offered %6.1f/s  delivered %6.1f/s  e2e p99 %8.1f ms  lost %d\n",
+				strings.TrimSpace(n), r.Workers, r.ThroughputRPS.Offered, r.ThroughputRPS.Delivered, r.E2ELatencyMS.P99, r.Lost)
+		}
+	}
+	if b.Len() == 0 {
+		return "", hintf(scaleBench+" --out "+o.Out, "found no scale run with two or more worker counts in any results.json under %s/", o.Out)
+	}
+	return fmt.Sprintf("from %s:\n%s"+
+		"Read delivered/s against offered/s and the e2e p99: where one worker cannot keep up, its backlog grows and its p99 with it.",
+		strings.Join(paths, ", "), b.String()), nil
+}
