@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/offload
 OUT ?= out
 
-.PHONY: help deps build test bench bench-quick lint gobench clean
+.PHONY: help deps build test bench bench-quick lint gobench clean exercise
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ gobench: deps ## run the Go micro-benchmarks (loop, accept path, queue, mail)
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+
+exercise: build ## check a workshop exercise: make exercise N=3 (docs/workshop/)
+	@test -n "$(N)" || { echo "usage: make exercise N=<1-8>   (exercises: $(BIN) exercise list)"; exit 2; }
+	@$(BIN) exercise check $(N) $(ARGS)
 
 clean: ## remove bin/ and out/
 	rm -rf bin $(OUT)
