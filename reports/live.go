@@ -58,6 +58,9 @@ func NewLive(w io.Writer, tty bool, now func() time.Time) *Live {
 	return l
 }
 
+// Drawing reports whether the view draws bars (a terminal).
+func (l *Live) Drawing() bool { return l.progress != nil }
+
 // Log is where other output should go while the view is drawn: above the
 // bars on a terminal, straight to the output otherwise.
 func (l *Live) Log() io.Writer {

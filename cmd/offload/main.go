@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"sink":     {"run the mail sink: a real SMTP server that records deliveries", runSink},
 		"bench":    {"run the load harness over strategies and scenarios", runBench},
 		"report":   {"re-render charts and report from DIR/results.json", runReport},
+		"compare":  {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
 		"eventbus": {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
 		"queue":    {"inspect the Resque queue: offload queue stats", runQueue},
 		"exercise": {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
