@@ -3,8 +3,11 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/offload
 OUT ?= out
+RUN ?= $(OUT)/latest
+# The charts README shows; `make charts` copies them from RUN.
+README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test bench bench-quick lint gobench clean exercise
+.PHONY: help deps build test bench bench-quick lint gobench clean exercise charts
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +49,12 @@ lint: ## gofmt and go vet
 exercise: build ## check a workshop exercise: make exercise N=3 (docs/workshop/)
 	@test -n "$(N)" || { echo "usage: make exercise N=<1-8>   (exercises: $(BIN) exercise list)"; exit 2; }
 	@$(BIN) exercise check $(N) $(ARGS)
+
+charts: build ## refresh README's charts in docs/img/ from a bench: make charts RUN=out/latest
+	@test -f "$(RUN)/results.json" || { echo "no $(RUN)/results.json: run make bench first, or give RUN=out/<run>"; exit 1; }
+	$(BIN) report $(RUN)
+	@mkdir -p docs/img
+	cp $(addprefix $(RUN)/,$(README_CHARTS)) docs/img/
 
 clean: ## remove bin/ and out/
 	rm -rf bin $(OUT)
