@@ -11,8 +11,8 @@ import (
 // spectrumPoints are the percentiles the spectrum samples from a raw
 // histogram: dense where the curve bends (the tail), up to 99.99%.
 var spectrumPoints = func() []float64 {
-	var ps []float64
-	for n := 0.3; n <= 4.0001; n += 0.1 { // n "nines": p = 1 - 10^-n, 50% … 99.99%
+	ps := []float64{0.5}
+	for n := 0.4; n <= 4.0001; n += 0.1 { // n "nines": p = 1 - 10^-n, up to 99.99%
 		ps = append(ps, 1-math.Pow(10, -n))
 	}
 	return ps

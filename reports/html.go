@@ -123,7 +123,8 @@ the same load, the same faults; every figure below is measured in this run.</p>
 {{end}}</table></div>
 <p>HTTP and end-to-end p99 from the steady scenario, timed from when each request was due; lag from the cpu
 scenario under the node loop; losses and recovery over every fault scenario; cost from the {{.CostScenario}}
-scenario. Highlighted cells fail a threshold.</p>
+scenario. Highlighted cells fail a threshold; – means not measured or not valid (see each verdict's
+"Not measured").</p>
 <ul class="thresholds">{{range .Thresholds}}<li>{{.}}</li>{{end}}</ul>
 
 <h2>Verdicts</h2>

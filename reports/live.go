@@ -155,7 +155,10 @@ func progressCounts(p results.Progress) string {
 	if p.Done != nil {
 		r := p.Done
 		if r.NAReason != "" {
-			return "n/a: " + r.NAReason
+			return r.NAReason
+		}
+		if r.Invalid != "" {
+			return "invalid: " + r.Invalid
 		}
 		return fmt.Sprintf("accepted %s  delivered %s  lost %s  dup %s", count(r.Accepted), count(r.Delivered),
 			count(r.Lost), count(r.Duplicates))
