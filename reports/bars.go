@@ -45,7 +45,7 @@ func groupedBars(p *plot.Plot, groups []string, series []Series, cell func(group
 	}
 	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
-	p.Y.Min, p.Y.Max = 0, roundUp(max(top, 1e-9)*1.25)
+	p.Y.Min, p.Y.Max = 0, axisTop(top, 1.25)
 	addBarLabels(p, labels)
 	return len(series)
 }
@@ -105,7 +105,7 @@ func singleBars(p *plot.Plot, runs []results.Run, get func(results.Run) (float64
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.5, float64(len(runs))-0.5
-	p.Y.Min, p.Y.Max = 0, roundUp(max(top, 1e-9)*1.2)
+	p.Y.Min, p.Y.Max = 0, axisTop(top, 1.2)
 	addBarLabels(p, labels)
 }
 
@@ -120,4 +120,13 @@ func addBarLabels(p *plot.Plot, labels plotter.XYLabels) {
 	}
 	l.Offset = vg.Point{Y: vg.Points(2)}
 	p.Add(l)
+}
+
+// axisTop leaves room above the tallest bar for its label; an empty chart
+// (nothing lost anywhere) gets a plain 0…1 axis.
+func axisTop(top, headroom float64) float64 {
+	if top <= 0 {
+		return 1
+	}
+	return roundUp(top * headroom)
 }

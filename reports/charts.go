@@ -140,7 +140,7 @@ func shortSHA(s string) string { return s[:min(len(s), 7)] }
 func loadLine(runs []results.Run) string {
 	var rates, durs []float64
 	for _, r := range runs {
-		if measured(r) {
+		if r.NAReason == "" && r.OfferedRPS > 0 {
 			rates = append(rates, r.OfferedRPS)
 			durs = append(durs, r.DurationS)
 		}

@@ -90,10 +90,14 @@ func lossChart(f *results.File) *Chart {
 	}
 }
 
+// faultRuns lists the fault scenarios' runs that offered load, valid or
+// not, for the subtitle's "what was run".
 func faultRuns(f *results.File, keys []string) []results.Run {
 	var out []results.Run
-	for _, k := range keys {
-		out = append(out, runsOf(f, k)...)
+	for _, r := range f.Runs {
+		if slices.Contains(keys, scenarioKey(r)) && r.NAReason == "" {
+			out = append(out, r)
+		}
 	}
 	return out
 }
