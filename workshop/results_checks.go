@@ -38,7 +38,14 @@ func benchRuns(dir string, scenarios ...string) ([]results.Run, []string, error)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, nil, fmt.Errorf("look for results under %s: %w", dir, err)
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].mod > files[j].mod })
+	// Newest first; bench directories are named by time, so the path breaks
+	// ties of a coarse file-system clock.
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].mod != files[j].mod {
+			return files[i].mod > files[j].mod
+		}
+		return files[i].path > files[j].path
+	})
 	seen := map[string]bool{}
 	var runs []results.Run
 	var paths []string
