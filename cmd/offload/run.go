@@ -17,6 +17,7 @@ import (
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
+	"github.com/offload/offload/strategies"
 )
 
 // runRun starts everything one strategy needs — its own redis-server and
@@ -34,6 +35,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
+	var runHook func(context.Context, strategies.RunConfig) error
+	if e, err := sf.preselect(args); err == nil && e.Run != nil {
+		runHook = e.Run(fs) // a strategy that supervises its own children
+	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -50,7 +55,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("find own executable: %w", err)
 	}
 
-	if entry.NeedsRedis && sf.redis == "" {
+	if entry.WantsRedis(sf.transport) && sf.redis == "" {
 		srv, err := redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
 			return cli.Usage(err)
@@ -74,6 +79,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		sinkInfo = fmt.Sprintf("smtp %s, deliveries at %s", sink.Addr(), stats)
 	}
 
+	if runHook != nil {
+		return runHook(ctx, strategies.RunConfig{
+			Executable: exe,
+			WebArgs: append([]string{"serve", "--addr", *addr, "--loop", *loop,
+				"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...),
+			WorkArgs: append([]string{"work"}, sf.args()...),
+			WebURL:   "http://" + *addr,
+			SinkInfo: sinkInfo,
+			Stdout:   stdout, Stderr: stderr, Logger: log,
+		})
+	}
 	sup := proc.NewSupervisor(time.Second, log)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -13,6 +13,8 @@ import (
 	"github.com/offload/offload/strategies/eventbus"
 	"github.com/offload/offload/strategies/fireforget"
 	"github.com/offload/offload/strategies/foreground"
+	"github.com/offload/offload/strategies/localipc"
+	"github.com/offload/offload/strategies/pubsub"
 	"github.com/offload/offload/strategies/queue"
 )
 
@@ -30,6 +32,19 @@ type Entry struct {
 	// arguments appended to the common flags (eventbus: one audit consumer).
 	ExtraWorkers [][]string
 	Description  string
+	// NoRedisTransports are --transport values that need no Redis even
+	// though NeedsRedis is set (pubsub over zmq).
+	NoRedisTransports []string
+	// Run, when set, replaces offload run's generic supervision once the
+	// mail sink (and Redis) are up: localipc's leader must own its
+	// children to pass messages between them. It registers its own flags
+	// on fs and returns what to run once they are parsed.
+	Run func(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.RunConfig) error
+}
+
+// WantsRedis reports whether offload run must provide Redis for transport.
+func (e Entry) WantsRedis(transport string) bool {
+	return e.NeedsRedis && !slices.Contains(e.NoRedisTransports, transport)
 }
 
 // HasWorkers reports whether jobs run in `offload work` processes.
@@ -38,11 +53,15 @@ func (e Entry) HasWorkers() bool { return e.Worker != nil }
 var entries = map[string]Entry{
 	"foreground": {New: foreground.New, Description: "performs the job, then answers"},
 	"fireforget": {New: fireforget.New, Description: "answers at once, runs the job in the web process, ignores the result"},
+	"queue": {New: queue.New, NeedsRedis: true, Worker: queue.Worker,
+		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs"},
+	"localipc": {New: localipc.New, Worker: localipc.Worker, Run: localipc.Run,
+		Description: "hands the job over IPC to a supervisor that relays it to an in-memory worker child (one machine)"},
+	"pubsub": {New: pubsub.New, NeedsRedis: true, NoRedisTransports: []string{"zmq"}, Worker: pubsub.Worker,
+		Description: "publishes the job to in-memory workers: redis PUBLISH fans out to every subscriber, zmq hands it to one"},
 	"eventbus": {New: eventbus.New, NeedsRedis: true, Worker: eventbus.Worker,
 		ExtraWorkers: [][]string{{"--group", "audit", "--handler", "audit"}},
 		Description:  "appends an event to a Redis Stream; each handler is a consumer group; replayable"},
-	"queue": {New: queue.New, NeedsRedis: true, Worker: queue.Worker,
-		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs"},
 }
 
 // Lookup returns the entry for name, or an error that lists the valid names.
