@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/offload/offload/results"
 )
 
-// account turns the measured phase into the run's numbers and keeps its raw
-// histograms beside results.json.
-func (r *run) account(out results.Run, m measured, deliveries map[string]Delivery, drainStart time.Time) results.Run {
+// account turns the measured phase into the run's numbers and the raw
+// histograms they were read from.
+func (r *run) account(out results.Run, m measured, deliveries map[string]Delivery, drainStart time.Time) (results.Run, map[string]*hdrhistogram.Histogram) {
 	b, sc := r.b, r.plan.Scenario
 	r.setPhase("accounting", 0)
 	rec := Record{
@@ -60,15 +62,10 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	}
 	hs := a.Histograms
 	hs[results.HistSendDelay] = m.pace.SendDelay
-	if rel, err := results.WriteHistograms(b.Out, &acc, r.plan.Index, hs); err != nil {
-		acc.Notes = append(acc.Notes, "histograms not kept: "+err.Error())
-	} else {
-		acc.Histograms = rel
-	}
 	b.logf("[%d/%d] %s: sent %d accepted %d delivered %d lost %d dup %d http p99 %.1fms e2e p99 %.1fms lag max %.1fms%s",
 		r.plan.Index, r.plan.Total, r.plan.label(), acc.Sent, acc.Accepted, acc.Delivered, acc.Lost, acc.Duplicates,
 		acc.HTTPLatencyMS.P99, acc.E2ELatencyMS.P99, acc.LagMS.Max, invalidSuffix(acc.Invalid))
-	return acc
+	return acc, hs
 }
 
 func invalidSuffix(s string) string {

@@ -66,6 +66,10 @@ func RunFault(ctx context.Context, clk Clock, start time.Time, plan FaultPlan, i
 type envInjector struct {
 	env  *Env
 	sink *mailsink.Sink
+	// accepted, when set, returns once the web has just acknowledged a job:
+	// a kill then lands at the worst moment for a strategy that answers
+	// before the job is safe, instead of whenever the timer fires.
+	accepted func(ctx context.Context)
 	// for the supervised layout: the child killed, to tell its successor apart
 	killedChild int
 }
@@ -82,6 +86,9 @@ func (f *envInjector) Inject(ctx context.Context, kind string, d time.Duration) 
 		}
 		return "redis", "SIGKILL redis-server (appendonly yes, appendfsync always), start it again on the same port", e.redis.Kill()
 	case FaultKillWeb, FaultKillWorker:
+		if f.accepted != nil {
+			f.accepted(ctx)
+		}
 		if e.cfg.Topology.Layout == Supervised {
 			sub := map[string]string{FaultKillWeb: "serve", FaultKillWorker: "work"}[kind]
 			pid, err := e.supervisedChild(sub)

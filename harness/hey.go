@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/rakyll/hey/requester"
 
 	"github.com/offload/offload/results"
@@ -33,7 +34,8 @@ type heyReport struct {
 // scenario's rate: c workers, each sending its next request only after the
 // previous one answered and its own ticker fired. That is "what hey would
 // tell you"; its percentiles sit beside the open-loop ones.
-func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Duration, c int) (*results.HeyResult, error) {
+// The histogram holds hey's raw latencies (microseconds).
+func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Duration, c int) (*results.HeyResult, *hdrhistogram.Histogram, error) {
 	if c < 1 {
 		c = 1
 	}
@@ -41,7 +43,7 @@ func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Dur
 	n := int(2*s.Rate*d.Seconds()) + c
 	tmpl, err := NewJobRequest(ctx, base, Request{ID: "template", Kind: "io"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var seq atomic.Int64
 	var out bytes.Buffer
@@ -74,29 +76,35 @@ func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Dur
 	}
 	var rep heyReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		return nil, fmt.Errorf("read hey's report: %w", err)
+		return nil, nil, fmt.Errorf("read hey's report: %w", err)
 	}
-	return heyResult(rep, c), nil
+	r, h := heyResult(rep, c)
+	return r, h, nil
 }
 
-func heyResult(rep heyReport, c int) *results.HeyResult {
+func heyResult(rep heyReport, c int) (*results.HeyResult, *hdrhistogram.Histogram) {
 	r := &results.HeyResult{Requests: int64(len(rep.Lats)), Concurrency: c, RPS: round3(rep.Rps)}
 	for _, n := range rep.ErrorDist {
 		r.Errors += int64(n)
 	}
 	r.Requests += r.Errors
-	r.LatencyMS.Count = int64(len(rep.Lats))
+	h := newLatencyHist()
+	for _, s := range rep.Lats {
+		recordMS(h, time.Duration(s*float64(time.Second)))
+	}
+	r.LatencyMS = percentiles(h)
+	own := results.Percentiles{Count: int64(len(rep.Lats)), Max: round3(rep.Slowest * 1000)}
 	for _, p := range rep.LatencyDistribution {
 		v := round3(p.Latency * 1000)
 		switch p.Percentage {
 		case 50:
-			r.LatencyMS.P50 = v
+			own.P50 = v
 		case 90:
-			r.LatencyMS.P90 = v
+			own.P90 = v
 		case 99:
-			r.LatencyMS.P99 = v
+			own.P99 = v
 		}
 	}
-	r.LatencyMS.Max = round3(rep.Slowest * 1000)
-	return r
+	r.Reported = &own
+	return r, h
 }

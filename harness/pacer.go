@@ -40,25 +40,27 @@ func Step(base, factor float64, from, length time.Duration) RateFunc {
 type Paced struct {
 	Rate     RateFunc
 	Duration time.Duration
-	next     time.Duration
+	next     float64 // seconds; a float so 1/3s steps add up to 1s
 	started  bool
 }
 
 // Next implements Schedule.
 func (p *Paced) Next() (time.Duration, bool) {
 	if p.started {
-		r := p.Rate(p.next)
+		r := p.Rate(p.at())
 		if r <= 0 {
 			return 0, false
 		}
-		p.next += time.Duration(float64(time.Second) / r)
+		p.next += 1 / r
 	}
 	p.started = true
-	if p.next >= p.Duration {
+	if p.at() >= p.Duration {
 		return 0, false
 	}
-	return p.next, true
+	return p.at(), true
 }
+
+func (p *Paced) at() time.Duration { return time.Duration(math.Round(p.next * 1e9)) }
 
 // Poisson is a schedule with exponentially distributed gaps (Poisson
 // arrivals) at the given rate, reproducible from its seed.

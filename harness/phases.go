@@ -50,14 +50,19 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	m := r.measure(ctx)
 	drainStart := time.Now()
 	deliveries := r.drain(ctx, m)
-	out = r.account(out, m, deliveries, drainStart)
+	out, hists := r.account(out, m, deliveries, drainStart)
 	if p.Scenario.Hey > 0 && ctx.Err() == nil {
 		r.setPhase("hey", p.Scenario.Hey)
-		h, err := Hey(ctx, r.base, p.Scenario, fmt.Sprintf("h%03d-", p.Index), p.Scenario.Hey, b.Timing.HeyC)
+		h, raw, err := Hey(ctx, r.base, p.Scenario, fmt.Sprintf("h%03d-", p.Index), p.Scenario.Hey, b.Timing.HeyC)
 		if err != nil {
 			out.Notes = append(out.Notes, "hey: "+err.Error())
 		}
-		out.Hey = h
+		out.Hey, hists[results.HistHey] = h, raw
+	}
+	if rel, err := results.WriteHistograms(b.Out, &out, p.Index, hists); err != nil {
+		out.Notes = append(out.Notes, "histograms not kept: "+err.Error())
+	} else {
+		out.Histograms = rel
 	}
 	out.Interrupted = ctx.Err() != nil
 	return out
@@ -185,7 +190,9 @@ func (r *run) measure(ctx context.Context) measured {
 		if r.env != nil && r.env.cfg.Topology.Layout == Supervised && plan.Kind != FaultMailOutage {
 			plan.For = 0 // the supervisor restarts its child itself; the repair is when it is back
 		}
-		go func() { faultDone <- RunFault(ctx, b.clock(), m.start, plan, &envInjector{env: r.env, sink: b.Sink}) }()
+		go func() {
+			faultDone <- RunFault(ctx, b.clock(), m.start, plan, &envInjector{env: r.env, sink: b.Sink, accepted: m.jobs.awaitAccept})
+		}()
 	} else {
 		close(faultDone)
 	}

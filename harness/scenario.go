@@ -33,27 +33,30 @@ type Timing struct {
 	FaultAt        time.Duration // into the measured phase
 	FaultFor       time.Duration // until the repair
 	Drain          time.Duration // bound on waiting for deliveries after the last send
-	Hey            time.Duration // the closed-loop comparison under cpu (steady: as long as Measure)
+	Hey            time.Duration // the closed-loop comparison under cpu
+	HeySteady      time.Duration // and under steady
 	HeyC           int           // hey's concurrency (-c)
 	RecoveryWindow time.Duration // deliveries must match the offered rate for this long
 	RequestTimeout time.Duration
 	ScaleWorkers   []int
-	CPUEvery       int           // every Nth request of the cpu scenario is a cpu job
+	CPUFirst       int           // the cpu scenario's first cpu job is request number CPUFirst,
+	CPUEvery       int           // and every CPUEvery-th after it
 	CPUCost        time.Duration // its cost
 	BurstFactor    float64
-	SinkDelay      time.Duration
+	SinkDelay      time.Duration // the provider's time to accept a message (after its body arrived)
+	SinkRTT        time.Duration // and its network round trip, on MAIL and RCPT (before the body)
 }
 
 // Quick runs every strategy through every scenario in about two minutes.
 func Quick() Timing {
 	return Timing{
 		Rate: 100, ProbeRate: 20,
-		Warmup: 300 * time.Millisecond, Measure: 1500 * time.Millisecond, FaultMeasure: 2 * time.Second,
+		Warmup: 150 * time.Millisecond, Measure: 1200 * time.Millisecond, FaultMeasure: 2 * time.Second,
 		FaultAt: 500 * time.Millisecond, FaultFor: 400 * time.Millisecond,
-		Drain: 3 * time.Second, Hey: 2 * time.Second, HeyC: 1,
+		Drain: 2 * time.Second, Hey: 3 * time.Second, HeySteady: 500 * time.Millisecond, HeyC: 1,
 		RecoveryWindow: 300 * time.Millisecond, RequestTimeout: 5 * time.Second,
-		ScaleWorkers: []int{2}, CPUEvery: 200, CPUCost: 300 * time.Millisecond,
-		BurstFactor: 4, SinkDelay: 10 * time.Millisecond,
+		ScaleWorkers: []int{2}, CPUFirst: 50, CPUEvery: 400, CPUCost: 300 * time.Millisecond,
+		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
 	}
 }
 
@@ -61,12 +64,12 @@ func Quick() Timing {
 func Full() Timing {
 	return Timing{
 		Rate: 100, ProbeRate: 20,
-		Warmup: time.Second, Measure: 5 * time.Second, FaultMeasure: 6 * time.Second,
-		FaultAt: 2 * time.Second, FaultFor: time.Second,
-		Drain: 10 * time.Second, Hey: 4 * time.Second, HeyC: 1,
+		Warmup: time.Second, Measure: 4 * time.Second, FaultMeasure: 5 * time.Second,
+		FaultAt: 1500 * time.Millisecond, FaultFor: time.Second,
+		Drain: 6 * time.Second, Hey: 5 * time.Second, HeySteady: 2 * time.Second, HeyC: 1,
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
-		ScaleWorkers: []int{1, 2, 4}, CPUEvery: 200, CPUCost: 400 * time.Millisecond,
-		BurstFactor: 4, SinkDelay: 10 * time.Millisecond,
+		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
+		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
 	}
 }
 
@@ -76,12 +79,13 @@ type Scenario struct {
 	Rate     float64
 	Measure  time.Duration
 	Load     RateFunc
+	CPUFirst int
 	CPUEvery int // 0: io jobs only
 	CPUCost  time.Duration
 	Fault    *FaultPlan
 	Hey      time.Duration // run hey for this long after the open-loop phases (0: no hey)
-	Loops    []string // the web's concurrency models to run it under
-	Workers  []int    // job workers per run (0: the strategy's default)
+	Loops    []string      // the web's concurrency models to run it under
+	Workers  []int         // job workers per run (0: the strategy's default)
 }
 
 // Build returns the named scenario under timing t.
@@ -93,11 +97,12 @@ func (t Timing) Build(name string) (Scenario, error) {
 	}
 	switch name {
 	case Steady:
-		s.Hey = t.Measure
+		s.Hey = t.HeySteady
 	case CPU:
-		// hey needs enough samples that one stall is under 1% of them
-		// (CPUEvery > 100 x its concurrency), so it runs at least Hey.
-		s.CPUEvery, s.CPUCost, s.Hey = t.CPUEvery, t.CPUCost, max(t.Hey, t.Measure)
+		// Rare, long stalls: few enough that hey (one worker, stuck once per
+		// stall) sees them in under 1% of its requests, while an open-loop
+		// client, sending on schedule, sees every request due during one.
+		s.CPUFirst, s.CPUEvery, s.CPUCost, s.Hey = t.CPUFirst, t.CPUEvery, t.CPUCost, t.Hey
 		s.Loops = []string{"node", "go"}
 	case Burst:
 		s.Load = Step(t.Rate, t.BurstFactor, t.Measure/4, t.Measure/4)
@@ -119,10 +124,10 @@ func (t Timing) Build(name string) (Scenario, error) {
 	return s, nil
 }
 
-// IsCPU says whether request seq of this scenario is a cpu job: every
-// CPUEvery-th, starting half a period in, so that even a short run has one.
+// IsCPU says whether request seq of this scenario is a cpu job: number
+// CPUFirst and every CPUEvery-th after it, so that even a short run has one.
 func (s Scenario) IsCPU(seq int) bool {
-	return s.CPUEvery > 0 && seq%s.CPUEvery == s.CPUEvery/2
+	return s.CPUEvery > 0 && seq >= s.CPUFirst && (seq-s.CPUFirst)%s.CPUEvery == 0
 }
 
 // Request is the seq-th job of the scenario, due at due.

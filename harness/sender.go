@@ -122,6 +122,7 @@ type Collector struct {
 	wg       sync.WaitGroup
 	sent     int64
 	accepted int64
+	onAccept []chan struct{} // closed at the next acceptance
 }
 
 // Go runs send in its own goroutine and keeps its outcome: open loop, the
@@ -138,6 +139,10 @@ func (c *Collector) Go(send func() Outcome) {
 		c.outcomes = append(c.outcomes, o)
 		if o.Accepted() {
 			c.accepted++
+			for _, ch := range c.onAccept {
+				close(ch)
+			}
+			c.onAccept = nil
 		}
 		c.mu.Unlock()
 	}()
@@ -153,6 +158,21 @@ func (c *Collector) Wait(ctx context.Context) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// awaitAccept returns as soon as the next 2xx answer arrives (at most 200ms).
+func (c *Collector) awaitAccept(ctx context.Context) {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.onAccept = append(c.onAccept, ch)
+	c.mu.Unlock()
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	HistE2E       = "e2e"        // due -> first delivery at the sink
 	HistProbe     = "probe"      // /healthz probes, due -> response
 	HistSendDelay = "send_delay" // generator lateness vs its schedule
+	HistHey       = "hey"        // hey's own requests, closed loop, sent -> response
 )
 
 // histFile is one run's raw histograms: HdrHistogram V2 compressed, base64,

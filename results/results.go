@@ -108,6 +108,11 @@ type HeyResult struct {
 	LatencyMS   Percentiles `json:"latency_ms"` // hey's own percentiles (it has no p99.9; max is its slowest)
 	RPS         float64     `json:"rps"`
 	Errors      int64       `json:"errors"`
+	// Reported is hey's own percentile table (its p99 is the sample one
+	// rank above nearest-rank, so the max below 100 samples); LatencyMS is
+	// read off hey's raw latencies with the open-loop column's HDR
+	// arithmetic, so the two columns differ only in how load was offered.
+	Reported *Percentiles `json:"reported_latency_ms,omitempty"`
 }
 
 // Throughput per second over the measured phase.

@@ -67,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	start := time.Now()
 	dir := filepath.Join(*out, start.Format("20060102-150405"))
-	sink, err := mailsink.Start(mailsink.Config{Addr: *sinkAddr, Delay: timing.SinkDelay, Seed: uint64(*seed),
+	sink, err := mailsink.Start(mailsink.Config{Addr: *sinkAddr, Delay: timing.SinkDelay, RTT: timing.SinkRTT, Seed: uint64(*seed),
 		Logger: newLogger(io.Discard, "sink")})
 	if err != nil {
 		return cli.Usage(err)
@@ -125,7 +125,8 @@ func (o overrides) apply(t *harness.Timing) error {
 		t.Measure = o.duration
 		t.FaultMeasure = o.duration + o.duration/5
 		t.FaultAt, t.FaultFor = o.duration/3, o.duration/6
-		t.Hey = o.duration
+		t.HeySteady = o.duration
+		t.Hey = max(o.duration, t.Hey)
 	}
 	if o.rate > 0 {
 		t.Rate = o.rate

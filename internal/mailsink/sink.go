@@ -26,11 +26,15 @@ import (
 
 // Config configures a Sink. Zero values take the documented defaults.
 type Config struct {
-	Addr     string        // SMTP listen address; default 127.0.0.1:0 (a free port)
-	Delay    time.Duration // time to accept each message, like a real provider; 0 is instant
-	FailRate float64       // fraction of messages answered 451; 0..1
-	Seed     uint64        // seeds the failure draw so runs repeat; 0 picks one
-	Logger   *slog.Logger  // default slog.Default()
+	Addr  string        // SMTP listen address; default 127.0.0.1:0 (a free port)
+	Delay time.Duration // time to accept each message, like a real provider; 0 is instant
+	// RTT is a network round trip added to the MAIL and RCPT replies, so a
+	// message spends time in flight before its body is sent: a client that
+	// dies then loses it, as it would talking to a distant provider.
+	RTT      time.Duration
+	FailRate float64      // fraction of messages answered 451; 0..1
+	Seed     uint64       // seeds the failure draw so runs repeat; 0 picks one
+	Logger   *slog.Logger // default slog.Default()
 	Now      func() time.Time
 }
 
@@ -38,8 +42,8 @@ func (c Config) validate() error {
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return fmt.Errorf("fail-rate %v: must be between 0 and 1", c.FailRate)
 	}
-	if c.Delay < 0 {
-		return fmt.Errorf("delay %v: must not be negative", c.Delay)
+	if c.Delay < 0 || c.RTT < 0 {
+		return fmt.Errorf("delay %v, rtt %v: must not be negative", c.Delay, c.RTT)
 	}
 	return nil
 }
@@ -113,6 +117,9 @@ func Start(cfg Config) (*Sink, error) {
 		return &session{sink: s}, nil
 	}))
 	s.srv.Domain = "sink.offload"
+	// A client killed mid-session (the harness's faults) is routine here:
+	// log it at debug level, not on stderr.
+	s.srv.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
 	s.srv.ReadTimeout = 60 * time.Second
 	s.srv.WriteTimeout = 60 * time.Second
 	s.srv.MaxMessageBytes = 1 << 20
@@ -251,8 +258,14 @@ type session struct {
 func (*session) Reset()        {}
 func (*session) Logout() error { return nil }
 
-func (*session) Mail(string, *smtp.MailOptions) error { return nil }
-func (*session) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss *session) Mail(string, *smtp.MailOptions) error { ss.roundTrip(); return nil }
+func (ss *session) Rcpt(string, *smtp.RcptOptions) error { ss.roundTrip(); return nil }
+
+func (ss *session) roundTrip() {
+	if d := ss.sink.cfg.RTT; d > 0 {
+		time.Sleep(d)
+	}
+}
 
 func (ss *session) Data(r io.Reader) error {
 	tp := textproto.NewReader(bufio.NewReader(r))
