@@ -55,6 +55,11 @@ func (m *Monitor) Snapshot() Snapshot {
 	if m.cur.Count > 0 {
 		s.Samples = append(s.Samples, m.cur)
 	}
+	// The histogram reports a bucket's highest equivalent value; a
+	// percentile above the exact max would only be rounding.
+	for _, p := range []*float64{&s.P50, &s.P90, &s.P99, &s.P999} {
+		*p = min(*p, s.Max)
+	}
 	return s
 }
 

@@ -150,6 +150,10 @@ func transact(c *smtp.Client, j job.Job) error {
 		return fmt.Errorf("write message: %w", err)
 	}
 	if err := w.Close(); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return fmt.Errorf("message refused: %w", err) // an explicit answer: nothing was accepted
+		}
 		return fmt.Errorf("end of DATA: %w: %w", errAfterData, err)
 	}
 	return nil
