@@ -142,7 +142,7 @@ func runQueuePeer(ctx context.Context, stdout io.Writer) error {
 	}
 	cons, err := resque.NewConsumer(c, resque.ConsumerConfig{Queue: "peer", Handler: handle, Size: conc,
 		Prefetch: prefetch, IdleWait: time.Second,
-		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
 	}
