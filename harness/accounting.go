@@ -44,6 +44,9 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	if acc.Delivered > 0 {
 		acc.CPUPer1kS = round3(acc.CPUS / float64(acc.Delivered) * 1000)
 	}
+	if m.lag != nil && m.lag.Loop != "" {
+		acc.Loop = m.lag.Loop // what the web says it runs, not what it was asked to
+	}
 	if m.lag != nil {
 		acc.LagMS = results.Lag{P50: m.lag.P50, P90: m.lag.P90, P99: m.lag.P99, Max: m.lag.Max, Blocks: m.lag.Blocks}
 		acc.SchedLatencyMS = results.Percentiles{P50: m.lag.Sched.P50, P90: m.lag.Sched.P90, P99: m.lag.Sched.P99, P999: m.lag.Sched.P999, Max: m.lag.Sched.Max}

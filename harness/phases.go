@@ -205,7 +205,11 @@ func (r *run) measure(ctx context.Context) measured {
 		})
 	}()
 	prefix := fmt.Sprintf("r%03d-", r.plan.Index)
-	m.pace = Generate(ctx, b.clock(), m.start, &Paced{Rate: sc.Load, Duration: sc.Measure}, func(seq int, due time.Time) {
+	var sched Schedule = &Paced{Rate: sc.Load, Duration: sc.Measure}
+	if b.Timing.Poisson {
+		sched = &Poisson{Rate: sc.Load, Duration: sc.Measure, Seed: b.Timing.Seed + uint64(r.plan.Index)}
+	}
+	m.pace = Generate(ctx, b.clock(), m.start, sched, func(seq int, due time.Time) {
 		req := sc.Request(prefix, seq, due)
 		m.jobs.Go(func() Outcome { return r.sender.Job(ctx, req) })
 	})

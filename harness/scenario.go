@@ -43,6 +43,8 @@ type Timing struct {
 	CPUEvery       int           // and every CPUEvery-th after it
 	CPUCost        time.Duration // its cost
 	BurstFactor    float64
+	Poisson        bool          // exponential gaps instead of a fixed interval (same mean rate)
+	Seed           uint64        // for Poisson arrivals
 	SinkDelay      time.Duration // the provider's time to accept a message (after its body arrived)
 	SinkRTT        time.Duration // and its network round trip, on MAIL and RCPT (before the body)
 }

@@ -29,13 +29,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scens := fs.String("scenarios", "all", "comma list of scenarios, or all: "+strings.Join(harness.ScenarioOrder, ","))
 	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
-	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw (runs repeat)")
+	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw and Poisson arrivals (runs repeat)")
 	target := fs.String("target", "", "measure an externally started server at this URL (its mail must go to --sink-addr to count loss)")
 	sinkAddr := fs.String("sink-addr", "127.0.0.1:0", "the bench's mail sink SMTP address")
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
 	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
+	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := over.apply(&timing); err != nil {
 		return cli.Usage(err)
 	}
+	timing.Poisson, timing.Seed = *poisson, uint64(*seed)
 	if *target == "" {
 		if err := redisproc.Available(); err != nil {
 			return cli.Usage(err)
