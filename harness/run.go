@@ -31,7 +31,7 @@ func (p Plan) label() string {
 	if p.Variant.Name != "" {
 		s += " " + p.Variant.Name
 	}
-	if p.Scenario.Name == Scale {
+	if p.Scenario.Name == Scale && p.NA == "" {
 		s += fmt.Sprintf(" workers=%d", p.Workers)
 	}
 	return s
@@ -41,7 +41,7 @@ func (p Plan) newRun() results.Run {
 	r := results.Run{Strategy: p.Strategy, Scenario: p.Scenario.Name, Loop: p.Loop, Variant: p.Variant.Name,
 		OfferedRPS: p.Scenario.Rate, Status: map[string]int{}, Faults: []results.Fault{}, Timeseries: []results.Point{},
 		Processes: []results.ProcessUse{}}
-	if p.Scenario.Name == Scale {
+	if p.Scenario.Name == Scale && p.NA == "" {
 		r.Workers = p.Workers
 		r.Variant = strings.TrimSpace(r.Variant + fmt.Sprintf(" workers=%d", p.Workers))
 	}
