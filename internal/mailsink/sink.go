@@ -144,6 +144,9 @@ func (s *Sink) Close() error {
 		if err := s.srv.Shutdown(ctx); err != nil {
 			_ = s.srv.Close()
 		}
+		// Shutdown closes only the listeners Serve has registered: a Close
+		// right after Start (a test failing at once) would wait forever.
+		_ = s.ln.Close()
 		<-s.served
 	})
 	return nil
