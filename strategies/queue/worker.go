@@ -83,7 +83,7 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace})
+	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, NoRetry: true})
 	if err != nil {
 		return fmt.Errorf("queue worker: %w", err)
 	}

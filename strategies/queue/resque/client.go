@@ -78,6 +78,11 @@ type Options struct {
 	Namespace string        // ["resque"]; in a cluster it must contain a {hash tag}
 	JobTTL    time.Duration // status hash lifetime after a job ends [24h]
 	PoolSize  int           // [go-redis default]
+	// NoRetry turns off go-redis's silent retry of a command whose
+	// connection broke. A worker wants that: a retried claim whose first
+	// try ran in Redis leaves jobs it never hears of in its inflight list,
+	// and only a surfaced error tells it to look (orphans.go).
+	NoRetry bool
 }
 
 // ErrClusterNeedsHashTag: our Lua scripts touch several keys of one
@@ -93,6 +98,9 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	}
 	if o.PoolSize > 0 {
 		uo.PoolSize = o.PoolSize
+	}
+	if o.NoRetry {
+		uo.MaxRetries = -1
 	}
 	rdb := redis.NewUniversalClient(uo)
 	c := &Client{rdb: rdb, keys: NewKeys(o.Namespace), jobTTL: o.JobTTL}

@@ -123,15 +123,19 @@ type Consumer struct {
 	c   *Client
 	cfg ConsumerConfig
 
-	ready  chan Job       // claimed, waiting for a processor
-	done   chan result    // finished, waiting for ack
-	freed  chan struct{}  // a held job finished: the fetcher may claim
-	shrink chan struct{}  // one token retires one processor
-	held   atomic.Int64   // claimed and not yet finished
-	busy   atomic.Int64   // running in a handler now
-	size   atomic.Int64   // processors wanted
-	procs  sync.WaitGroup // running processors
-	mu     sync.Mutex     // SetSize
+	ready  chan Job      // claimed, waiting for a processor
+	done   chan result   // finished, waiting for ack
+	freed  chan struct{} // a held job finished: the fetcher may claim
+	shrink chan struct{} // one token retires one processor
+	held   atomic.Int64  // claimed and not yet finished
+	owned  ownedSet      // payloads in our inflight list, as far as we know (orphans.go)
+	// suspect is set when a Redis call's outcome is unknown; the fetcher
+	// then checks the inflight list for orphans before its next claim.
+	suspect atomic.Bool
+	busy    atomic.Int64   // running in a handler now
+	size    atomic.Int64   // processors wanted
+	procs   sync.WaitGroup // running processors
+	mu      sync.Mutex     // SetSize
 	// jobCtx is what handlers see; cancelled only when a stop times out.
 	jobCtx    context.Context
 	cancelJob context.CancelFunc

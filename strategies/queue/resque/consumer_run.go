@@ -132,6 +132,7 @@ func (k *Consumer) signalFreed() {
 func (k *Consumer) fetch(ctx context.Context) {
 	w, q := k.cfg.Worker, k.cfg.Queue
 	backoff := newRetryDelay()
+	lastCheck := time.Now()
 	for ctx.Err() == nil {
 		room := int(k.size.Load()) + k.cfg.Prefetch - int(k.held.Load())
 		if k.size.Load() == 0 || room <= 0 {
@@ -140,6 +141,16 @@ func (k *Consumer) fetch(ctx context.Context) {
 			case <-ctx.Done():
 			}
 			continue
+		}
+		if k.suspect.Load() || time.Since(lastCheck) > w.PingTTL {
+			if err := k.requeueOrphans(ctx); err != nil {
+				if ctx.Err() == nil {
+					k.cfg.Log.Warn("orphan check failed; retrying", "err", err)
+					backoff.wait(ctx)
+				}
+				continue
+			}
+			lastCheck = time.Now()
 		}
 		jobs, err := k.c.Claim(ctx, w, q, min(room, k.cfg.Batch))
 		if err == nil && len(jobs) == 0 && k.held.Load() == 0 {
@@ -158,6 +169,7 @@ func (k *Consumer) fetch(ctx context.Context) {
 			}
 		}
 		if err != nil {
+			k.suspect.Store(true) // Redis may have moved jobs before the error
 			if ctx.Err() == nil {
 				k.cfg.Log.Warn("claim failed; retrying", "err", err)
 				backoff.wait(ctx)
@@ -165,6 +177,7 @@ func (k *Consumer) fetch(ctx context.Context) {
 			continue
 		}
 		backoff.reset()
+		k.owned.add(jobs...)
 		k.held.Add(int64(len(jobs)))
 		for _, j := range jobs {
 			if j.Attempts > 1 {
@@ -229,8 +242,10 @@ func (k *Consumer) settle(batch []Job, r result) []Job {
 		k.Counters.Retried.Add(1)
 		k.cfg.Log.Info("job will be retried", "id", j.ID, "attempt", j.Attempts, "in", d.Round(time.Millisecond), "err", r.err)
 	}
+	k.owned.remove(j)
 	if err != nil {
-		// The job stays in the inflight list and is reclaimed if we die.
+		// The job stays in the inflight list; the orphan check puts it back.
+		k.suspect.Store(true)
 		k.cfg.Log.Error("record job failure", "id", j.ID, "err", err)
 	}
 	return batch
@@ -250,17 +265,36 @@ func (k *Consumer) flush(batch []Job) {
 		late, err := k.c.Ack(ctx, k.cfg.Worker, batch)
 		cancel()
 		if err == nil {
+			k.owned.remove(batch...)
 			k.Counters.Processed.Add(int64(len(batch)))
 			k.Counters.LateAcks.Add(int64(late))
 			return
 		}
 		if tries >= 30 {
+			k.owned.remove(batch...)
+			k.suspect.Store(true) // the orphan check puts them back: they will run again
 			k.cfg.Log.Error("giving up acking; the jobs will run again", "jobs", len(batch), "err", err)
 			return
 		}
 		k.cfg.Log.Warn("ack failed; retrying", "jobs", len(batch), "err", err)
 		backoff.wait(context.Background())
 	}
+}
+
+// requeueOrphans puts back jobs in our inflight list that we do not hold
+// (see orphans.go). Called only from fetch, between claims.
+func (k *Consumer) requeueOrphans(ctx context.Context) error {
+	k.suspect.Store(false)
+	n, err := k.c.RequeueOrphans(ctx, k.cfg.Worker, k.cfg.Queue, k.owned.snapshot())
+	if err != nil {
+		k.suspect.Store(true)
+		return err
+	}
+	if n > 0 {
+		k.Counters.Reclaimed.Add(int64(n))
+		k.cfg.Log.Warn("put back orphaned jobs from our own inflight list", "requeued", n)
+	}
+	return nil
 }
 
 func (k *Consumer) ping(ctx context.Context) {
