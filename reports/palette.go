@@ -79,15 +79,16 @@ func seriesOf(r results.Run) Series {
 
 // strategyVariant drops the parts of a variant that describe the scenario.
 func strategyVariant(v string) string {
+	// The harness separates parts with spaces ("transport=zmq workers=2");
+	// commas are accepted too.
 	var keep []string
-	for part := range strings.SplitSeq(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" || strings.HasPrefix(part, "loop=") || strings.HasPrefix(part, "workers=") {
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if strings.HasPrefix(part, "loop=") || strings.HasPrefix(part, "workers=") {
 			continue
 		}
 		keep = append(keep, part)
 	}
-	return strings.Join(keep, ",")
+	return strings.Join(keep, " ")
 }
 
 func compareSeries(a, b Series) int {

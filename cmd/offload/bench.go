@@ -76,8 +76,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sink.Close()
 
+	progress := liveView(stdout)
+	defer closeLiveView()
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
-		Built: registry.Names(), Log: stderr, Progress: liveView(stdout)}
+		Built: registry.Names(), Log: liveLog(stderr), Progress: progress}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
 		return cli.Usage(err)
