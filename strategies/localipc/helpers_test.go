@@ -1,9 +1,7 @@
 package localipc_test
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,7 +50,7 @@ func (f *family) setup() strategytest.Setup { return strategytest.Setup{URL: f.U
 
 func (f *family) waitWorkerUp(t *testing.T) {
 	t.Helper()
-	itest.Eventually(t, 30*time.Second, "the worker to connect", func() bool { return metric(t, f.URL, "offload_localipc_worker_up") == 1 })
+	itest.Eventually(t, 30*time.Second, "the worker to connect", func() bool { return strategytest.Metric(f.URL, "offload_localipc_worker_up") == 1 })
 }
 
 // child finds the leader's child whose command line has the word role
@@ -120,39 +118,6 @@ func alive(pid int) bool {
 	}
 	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
 	return !strings.HasPrefix(rest, "Z")
-}
-
-func post(t *testing.T, base string, n int, prefix string) []string {
-	t.Helper()
-	ids := make([]string, 0, n)
-	for i := range n {
-		r := strategytest.Post(t, base, strategytest.MailJSON(fmt.Sprintf("%s %d", prefix, i)), "")
-		if r.Code != http.StatusAccepted {
-			t.Fatalf("job %d: status %d %v", i, r.Code, r.Body)
-		}
-		ids = append(ids, r.Body["id"].(string))
-	}
-	return ids
-}
-
-// metric reads one sample from /metrics; -1 when absent.
-func metric(t testing.TB, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
-			if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
 }
 
 func allOnce(t *testing.T, s *mailsink.Sink, ids []string) {

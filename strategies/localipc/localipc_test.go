@@ -19,21 +19,21 @@ func TestConformance(t *testing.T) {
 
 func TestDelivers200(t *testing.T) {
 	f := startFamily(t, mailsink.Config{})
-	allOnce(t, f.Sink, post(t, f.URL, 200, "bulk"))
+	allOnce(t, f.Sink, strategytest.PostN(t, f.URL, 200, "bulk"))
 }
 
 // The web child dies mid-stream: what it accepted is already the leader's;
 // the leader restarts it and later jobs flow.
 func TestWebChildKilled(t *testing.T) {
 	f := startFamily(t, mailsink.Config{Delay: 5 * time.Millisecond}, "--rate", "100")
-	before := post(t, f.URL, 50, "before")
+	before := strategytest.PostN(t, f.URL, 50, "before")
 	old := f.kill(t, "serve")
 	itest.WaitHTTP(t, f.URL+"/healthz")
 	if pid := f.child(t, "serve"); pid == old {
 		t.Fatalf("web child pid %d not restarted", pid)
 	}
 	f.waitWorkerUp(t) // the new web child hears from the leader
-	after := post(t, f.URL, 50, "after")
+	after := strategytest.PostN(t, f.URL, 50, "after")
 	allOnce(t, f.Sink, append(before, after...))
 }
 
@@ -41,13 +41,13 @@ func TestWebChildKilled(t *testing.T) {
 // arrive, the leader reports them lost, and later jobs flow.
 func TestWorkerKilledLosesItsMemory(t *testing.T) {
 	f := startFamily(t, mailsink.Config{}, "--rate", "10", "--concurrency", "1")
-	first := post(t, f.URL, 30, "held")
+	first := strategytest.PostN(t, f.URL, 30, "held")
 	itest.Eventually(t, 10*time.Second, "the worker to hold all 30 and deliver some", func() bool {
-		return metric(t, f.URL, "offload_worker_received_total") == 30 && f.Sink.Stats().Received >= 3
+		return strategytest.Metric(f.URL, "offload_worker_received_total") == 30 && f.Sink.Stats().Received >= 3
 	})
 	f.kill(t, "work")
 	f.waitWorkerUp(t)
-	later := post(t, f.URL, 5, "later")
+	later := strategytest.PostN(t, f.URL, 5, "later")
 	allOnce(t, f.Sink, later)
 
 	var missing, reported []string
@@ -60,7 +60,7 @@ func TestWorkerKilledLosesItsMemory(t *testing.T) {
 			reported = append(reported, id)
 		}
 	}
-	lost := metric(t, f.URL, "offload_localipc_lost")
+	lost := strategytest.Metric(f.URL, "offload_localipc_lost")
 	t.Logf("worker SIGKILLed holding jobs: %d of 30 never arrived; the leader reported %d lost (metric %v)", len(missing), len(reported), lost)
 	if len(missing) < 10 {
 		t.Fatalf("only %d jobs missing: the worker's queue was not held at the kill", len(missing))
@@ -85,13 +85,13 @@ func TestWorkerKilledLosesItsMemory(t *testing.T) {
 // and the retries show on the web child's /metrics.
 func TestFailingSinkStillDeliversOnce(t *testing.T) {
 	f := startFamily(t, mailsink.Config{FailRate: 0.3, Seed: 3}, "--backoff", "5ms", "--max-attempts", "30")
-	allOnce(t, f.Sink, post(t, f.URL, 100, "flaky"))
+	allOnce(t, f.Sink, strategytest.PostN(t, f.URL, 100, "flaky"))
 	rejected := f.Sink.Stats().Rejected
 	itest.Eventually(t, 5*time.Second, "retries on /metrics to match the sink's rejections", func() bool {
-		return metric(t, f.URL, "offload_worker_retries_total") == float64(rejected)
+		return strategytest.Metric(f.URL, "offload_worker_retries_total") == float64(rejected)
 	})
-	if rejected == 0 || metric(t, f.URL, "offload_worker_failed_total") != 0 {
-		t.Fatalf("rejected %d, failed %v: want rejections and no failures", rejected, metric(t, f.URL, "offload_worker_failed_total"))
+	if rejected == 0 || strategytest.Metric(f.URL, "offload_worker_failed_total") != 0 {
+		t.Fatalf("rejected %d, failed %v: want rejections and no failures", rejected, strategytest.Metric(f.URL, "offload_worker_failed_total"))
 	}
 	t.Logf("fail-rate 0.3: 100 jobs delivered once after %d rejections/retries", rejected)
 }
@@ -100,7 +100,7 @@ func TestFailingSinkStillDeliversOnce(t *testing.T) {
 func TestJobsWaitInTheLeaderWhileTheWorkerIsDown(t *testing.T) {
 	f := startFamily(t, mailsink.Config{})
 	f.kill(t, "work")
-	ids := post(t, f.URL, 20, "waiting") // the leader restarts it within a second
+	ids := strategytest.PostN(t, f.URL, 20, "waiting") // the leader restarts it within a second
 	allOnce(t, f.Sink, ids)
 }
 

@@ -1,12 +1,8 @@
 package pubsub_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,48 +77,11 @@ func (f *family) startWorker(t *testing.T) *proc.Process {
 func (f *family) waitWorkers(t *testing.T, n int) {
 	t.Helper()
 	itest.Eventually(t, 30*time.Second, fmt.Sprintf("%d zmq workers", n), func() bool {
-		return metric(t, f.URL, "offload_pubsub_zmq_workers") == float64(n)
+		return strategytest.Metric(f.URL, "offload_pubsub_zmq_workers") == float64(n)
 	})
 }
 
 func (f *family) setup() strategytest.Setup { return strategytest.Setup{URL: f.URL, Sink: f.Sink} }
-
-// post submits n jobs and returns their ids.
-func post(t *testing.T, base string, n int, prefix string) []string {
-	t.Helper()
-	ids := make([]string, 0, n)
-	for i := range n {
-		r := strategytest.Post(t, base, strategytest.MailJSON(fmt.Sprintf("%s %d", prefix, i)), "")
-		if r.Code != http.StatusAccepted {
-			t.Fatalf("job %d: status %d %v", i, r.Code, r.Body)
-		}
-		ids = append(ids, r.Body["id"].(string))
-	}
-	return ids
-}
-
-// metric reads one unlabelled (or first labelled) sample from /metrics;
-// -1 when absent.
-func metric(t testing.TB, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err == nil {
-			return v
-		}
-	}
-	return -1
-}
 
 // counts tells delivered-once, duplicated and missing ids apart.
 func counts(s *mailsink.Sink, ids []string) (once, dup, missing int) {

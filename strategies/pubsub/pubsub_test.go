@@ -24,17 +24,17 @@ func TestConformanceZMQOneWorker(t *testing.T) {
 // Pub/sub fans out: two subscribers, every job sent twice.
 func TestRedisTwoSubscribersDeliverEveryJobTwice(t *testing.T) {
 	f := startRedisFamily(t, 2, mailsink.Config{})
-	ids := post(t, f.URL, 50, "fan-out")
+	ids := strategytest.PostN(t, f.URL, 50, "fan-out")
 	itest.Eventually(t, 30*time.Second, "100 mails", func() bool { return f.Sink.Stats().Received == 100 })
 	for _, id := range ids {
 		if d, _ := f.Sink.Delivery(id); d.Count != 2 {
 			t.Fatalf("job %s delivered %d times, want 2", id, d.Count)
 		}
 	}
-	if got := metric(t, f.URL, "offload_pubsub_receivers"); got != 2 {
+	if got := strategytest.Metric(f.URL, "offload_pubsub_receivers"); got != 2 {
 		t.Fatalf("offload_pubsub_receivers = %v, want 2", got)
 	}
-	if got := metric(t, f.URL, "offload_pubsub_copies_total"); got != 100 {
+	if got := strategytest.Metric(f.URL, "offload_pubsub_copies_total"); got != 100 {
 		t.Fatalf("offload_pubsub_copies_total = %v, want 100", got)
 	}
 }
@@ -46,18 +46,18 @@ func TestRedisNoSubscriberLosesEveryJob(t *testing.T) {
 	if r.Code != 202 || r.Body["receivers"] != float64(0) {
 		t.Fatalf("answer %d %v, want 202 with receivers 0", r.Code, r.Body)
 	}
-	post(t, f.URL, 19, "void")
-	if got := metric(t, f.URL, "offload_pubsub_receivers"); got != 0 {
+	strategytest.PostN(t, f.URL, 19, "void")
+	if got := strategytest.Metric(f.URL, "offload_pubsub_receivers"); got != 0 {
 		t.Fatalf("offload_pubsub_receivers = %v, want 0", got)
 	}
-	if got := metric(t, f.URL, "offload_pubsub_unheard_total"); got != 20 {
+	if got := strategytest.Metric(f.URL, "offload_pubsub_unheard_total"); got != 20 {
 		t.Fatalf("offload_pubsub_unheard_total = %v, want 20", got)
 	}
 	// A subscriber that arrives later hears nothing of the past.
 	f.startWorker(t)
 	var later []string
 	itest.Eventually(t, 30*time.Second, "a job sent after the subscriber came to arrive", func() bool {
-		later = append(later, post(t, f.URL, 1, "after")...)
+		later = append(later, strategytest.PostN(t, f.URL, 1, "after")...)
 		_, ok := f.Sink.Delivery(later[len(later)-1])
 		return ok
 	})
@@ -72,12 +72,12 @@ func TestRedisNoSubscriberLosesEveryJob(t *testing.T) {
 // ROUTER/DEALER with credit: each job to exactly one worker.
 func TestZMQTwoWorkersShareTheLoad(t *testing.T) {
 	f := startZMQFamily(t, 2, mailsink.Config{Delay: 2 * time.Millisecond})
-	ids := post(t, f.URL, 200, "share")
+	ids := strategytest.PostN(t, f.URL, 200, "share")
 	strategytest.WaitDelivered(t, f.Sink, ids, 30*time.Second)
 	if once, dup, missing := counts(f.Sink, ids); once != 200 {
 		t.Fatalf("once %d, duplicated %d, missing %d; want all 200 once", once, dup, missing)
 	}
-	if got := metric(t, f.URL, "offload_pubsub_zmq_acked_total"); got != 200 {
+	if got := strategytest.Metric(f.URL, "offload_pubsub_zmq_acked_total"); got != 200 {
 		t.Fatalf("acked %v, want 200", got)
 	}
 }
@@ -90,8 +90,8 @@ func TestZMQJobsWaitForAWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitWorkers(t, 0)
-	ids := post(t, f.URL, 30, "waiting")
-	if got := metric(t, f.URL, "offload_pubsub_zmq_queue_length"); got != 30 {
+	ids := strategytest.PostN(t, f.URL, 30, "waiting")
+	if got := strategytest.Metric(f.URL, "offload_pubsub_zmq_queue_length"); got != 30 {
 		t.Fatalf("queue length %v, want 30 waiting at the web side", got)
 	}
 	if f.Sink.Stats().Received != 0 {
@@ -111,7 +111,7 @@ func TestZMQJobsWaitForAWorker(t *testing.T) {
 func TestZMQWorkerKilledMidStream(t *testing.T) {
 	const n, credit = 300, 10
 	f := startZMQFamily(t, 1, mailsink.Config{Delay: 5 * time.Millisecond}, "--rate", "200", "--credit", "10")
-	ids := post(t, f.URL, n, "restart")
+	ids := strategytest.PostN(t, f.URL, n, "restart")
 	itest.Eventually(t, 30*time.Second, "a third delivered", func() bool { return f.Sink.Stats().Received >= n/3 })
 	if err := f.workers[0].Kill(); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestZMQWorkerKilledMidStream(t *testing.T) {
 	f.startWorker(t)
 	strategytest.WaitDelivered(t, f.Sink, ids, 30*time.Second)
 	once, dup, missing := counts(f.Sink, ids)
-	requeued := metric(t, f.URL, "offload_pubsub_zmq_requeued_total")
+	requeued := strategytest.Metric(f.URL, "offload_pubsub_zmq_requeued_total")
 	t.Logf("zmq worker SIGKILL after %d of %d delivered: %d once, %d duplicated, %d missing; %v re-queued by the web side",
 		atKill, n, once, dup, missing, requeued)
 	if missing != 0 || dup > credit || requeued < 1 || requeued > credit {

@@ -1,14 +1,12 @@
 package queue_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,23 +116,6 @@ func (r *rig) checkDelivered(ids []string) int {
 	return dups
 }
 
-// metric reads one unlabelled gauge from a worker's /metrics.
-func metric(t *testing.T, addr, name string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	return -1
-}
-
 // SIGKILL a worker that holds in-flight jobs: a second worker reclaims them
 // after --reclaim-after; every job is delivered, duplicates bounded by what
 // the dead worker held (processors + prefetch).
@@ -194,7 +175,7 @@ func TestMultiWorkerFollowsLag(t *testing.T) {
 	maddr := itest.FreeAddr(t)
 	r.worker("--min", "1", "--max", "20", "--check-interval", "100ms", "--http", maddr)
 	itest.WaitHTTP(t, "http://"+maddr+"/metrics")
-	size := func() float64 { return metric(t, maddr, "offload_worker_processors") }
+	size := func() float64 { return strategytest.Metric("http://"+maddr, "offload_worker_processors") }
 
 	var cpuIDs []string
 	for range 20 {
@@ -204,7 +185,7 @@ func TestMultiWorkerFollowsLag(t *testing.T) {
 	peak := 0.0
 	itest.Eventually(t, 30*time.Second, "cpu jobs done", func() bool {
 		peak = max(peak, size())
-		return metric(t, maddr, "offload_worker_processed_total") >= 20
+		return strategytest.Metric("http://"+maddr, "offload_worker_processed_total") >= 20
 	})
 	t.Logf("cpu: peak %v processors", peak)
 	if peak > 3 {

@@ -6,6 +6,7 @@
 package strategytest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +283,40 @@ func probes(t *testing.T, s Setup) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+}
+
+// PostN submits n io jobs, each expected to be accepted (202), and returns
+// their ids.
+func PostN(t testing.TB, base string, n int, prefix string) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		r := Post(t, base, MailJSON(fmt.Sprintf("%s %d", prefix, i)), "")
+		if r.Code != http.StatusAccepted {
+			t.Fatalf("job %d: status %d %v", i, r.Code, r.Body)
+		}
+		ids = append(ids, r.Body["id"].(string))
+	}
+	return ids
+}
+
+// Metric reads the first sample of a metric (unlabelled, or its first
+// labelled series) from base's /metrics; -1 when absent or unreachable.
+func Metric(base, name string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			return v
+		}
+	}
+	return -1
 }
