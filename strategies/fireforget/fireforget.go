@@ -21,11 +21,10 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // FireForget is the strategy; build it with New.
@@ -53,15 +52,9 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	f := &FireForget{
 		mailer: m,
 		log:    log,
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "offload_jobs_performed_total",
-			Help: "Jobs the web process performed itself, by result.",
-		}, []string{"strategy", "result"}),
 	}
-	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(f.jobs); err != nil {
-			return nil, fmt.Errorf("fireforget: register metrics: %w", err)
-		}
+	if f.jobs, err = strategies.PerformedCounter("fireforget", cfg.Metrics); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -73,17 +66,17 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 	reply(strategies.Outcome{Status: strategies.StatusAccepted})
 	if j.Kind == job.KindCPU {
 		job.Burn(j.Cost()) // still on the loop: the answer went out, the CPU stayed
-		f.jobs.WithLabelValues("fireforget", "ok").Inc()
+		f.jobs.WithLabelValues("ok").Inc()
 		return
 	}
 	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
 		if err != nil {
 			// The only trace a failure leaves: nobody is waiting for it.
 			f.log.Warn("fire-and-forget job failed", "job", j.ID, "err", err)
-			f.jobs.WithLabelValues("fireforget", "failed").Inc()
+			f.jobs.WithLabelValues("failed").Inc()
 			return
 		}
-		f.jobs.WithLabelValues("fireforget", "ok").Inc()
+		f.jobs.WithLabelValues("ok").Inc()
 	})
 }
 

@@ -20,11 +20,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Foreground is the strategy; build it with New.
@@ -48,15 +47,9 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	f := &Foreground{
 		mailer:  m,
 		results: newRecent(100_000),
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "offload_jobs_performed_total",
-			Help: "Jobs the web process performed itself, by result.",
-		}, []string{"strategy", "result"}),
 	}
-	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(f.jobs); err != nil {
-			return nil, fmt.Errorf("foreground: register metrics: %w", err)
-		}
+	if f.jobs, err = strategies.PerformedCounter("foreground", cfg.Metrics); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -68,11 +61,11 @@ func (f *Foreground) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 	finish := func(err error) {
 		f.results.put(j.ID, err)
 		if err != nil {
-			f.jobs.WithLabelValues("foreground", "failed").Inc()
+			f.jobs.WithLabelValues("failed").Inc()
 			reply(strategies.Outcome{Err: fmt.Errorf("%w: %w", strategies.ErrDelivery, err)})
 			return
 		}
-		f.jobs.WithLabelValues("foreground", "ok").Inc()
+		f.jobs.WithLabelValues("ok").Inc()
 		reply(strategies.Outcome{Status: strategies.StatusDone})
 	}
 	if j.Kind == job.KindCPU {
