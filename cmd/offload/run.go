@@ -117,7 +117,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	base := "http://" + *addr
-	if !wait.Until(ctx, 30*time.Second, func() bool { return healthy(ctx, base) }) {
+	if !wait.Until(ctx, 30*time.Second, func() bool { return wait.HTTPOK(ctx, base+"/healthz") }) {
 		return errors.New("web server did not answer /healthz within 30s (see its log above)")
 	}
 	fmt.Fprintf(stdout, "offload run: strategy %s, loop %s\n", sf.strategy, *loop)
@@ -137,20 +137,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
-}
-
-func healthy(ctx context.Context, base string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // serveSinkStats serves the sink's JSON on a free loopback port.

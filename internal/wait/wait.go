@@ -5,6 +5,8 @@ package wait
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"time"
 )
 
@@ -25,4 +27,20 @@ func Until(ctx context.Context, d time.Duration, cond func() bool) bool {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// HTTPOK reports whether GET url answers 200 now: the condition most waits
+// poll, for a server that is starting.
+func HTTPOK(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -80,7 +79,7 @@ func lead(ctx context.Context, rc strategies.RunConfig, f memqueue.Flags) error 
 		return err
 	}
 	log.Info("leader started children", "leader_pid", os.Getpid(), "web_pid", web.PID(), "worker_pid", wk.PID(), "ipc", path)
-	if !wait.Until(ctx, 30*time.Second, func() bool { return healthy(ctx, rc.WebURL) }) {
+	if !wait.Until(ctx, 30*time.Second, func() bool { return wait.HTTPOK(ctx, rc.WebURL+"/healthz") }) {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -94,19 +93,6 @@ func lead(ctx context.Context, rc strategies.RunConfig, f memqueue.Flags) error 
 	l.relayStats(ctx, sup)
 	log.Info("stopping", "pending", l.pendingLen())
 	return nil
-}
-
-func healthy(ctx context.Context, base string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 func (l *leader) accept(ln net.Listener) {
