@@ -29,7 +29,7 @@ func groupedBars(p *plot.Plot, groups []string, series []Series, cell func(group
 	var top float64
 	var labels plotter.XYLabels
 	for si, s := range series {
-		b := &rects{color: StrategyColor(s.Strategy)}
+		b := &rects{color: s.fill()}
 		for gi, g := range groups {
 			c := cell(g, s)
 			if c.label == "" && c.value == 0 {
@@ -84,7 +84,7 @@ func (b *rects) DataRange() (xmin, xmax, ymin, ymax float64) {
 func strategyBoxes(series []Series) []legendEntry {
 	var out []legendEntry
 	for _, s := range series {
-		out = append(out, legendEntry{s.Label(), []plot.Thumbnailer{boxThumb(StrategyColor(s.Strategy))}})
+		out = append(out, legendEntry{s.Label(), []plot.Thumbnailer{boxThumb(s.fill())}})
 	}
 	return out
 }
@@ -97,7 +97,7 @@ func singleBars(p *plot.Plot, runs []results.Run, get func(results.Run) (float64
 	for i, r := range runs {
 		v, label := get(r)
 		x := float64(i)
-		p.Add(&rects{color: StrategyColor(r.Strategy), items: []rect{{x0: x - 0.3, x1: x + 0.3, y: v}}})
+		p.Add(&rects{color: seriesOf(r).fill(), items: []rect{{x0: x - 0.3, x1: x + 0.3, y: v}}})
 		names = append(names, seriesOf(r).Label())
 		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: v})
 		labels.Labels = append(labels.Labels, label)

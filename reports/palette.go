@@ -118,3 +118,15 @@ func (s Series) dashes() []float64 {
 	}
 	return []float64{2, 2}
 }
+
+// fill is the colour a series' bars take: the strategy's own, or for a
+// variant (transport=zmq) the same hue lightened, since bars have no dash
+// pattern to tell the two apart.
+func (s Series) fill() color.NRGBA {
+	c := StrategyColor(s.Strategy)
+	if s.Variant == "" {
+		return c
+	}
+	tint := func(v uint8) uint8 { return uint8(int(v) + (255-int(v))*55/100) }
+	return color.NRGBA{tint(c.R), tint(c.G), tint(c.B), c.A}
+}
