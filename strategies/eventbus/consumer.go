@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/mailer"
 )
 
 // ConsumerConfig configures one consumer in one group. Zero values take the
@@ -23,11 +25,21 @@ type ConsumerConfig struct {
 	// ClaimIdle is how long an entry may stay pending (delivered, not
 	// acknowledged) before another consumer takes it over: it must exceed
 	// the slowest handler run, or live work is delivered twice. It is also
-	// the retry delay after a handler error. Default 30s.
+	// the retry delay after a permanent handler error, or after the
+	// in-process retries of a temporary one ran out. Default 30s.
 	ClaimIdle time.Duration
 	// MaxDeliveries: an entry delivered this many times without success
 	// goes to the dead-letter stream. Default 5.
 	MaxDeliveries int
+	// MaxAttempts is how many times one delivery runs the handler while
+	// it fails with a temporary error (Retryable), waiting Backoff,
+	// doubled each time with jitter, in between; default 5, 1 disables
+	// the in-process retry. The entry stays pending meanwhile.
+	MaxAttempts int
+	Backoff     time.Duration // default 200ms
+	// Retryable says which handler errors are worth an in-process retry;
+	// default mailer.IsTemporary (an SMTP 4xx or a network error).
+	Retryable func(error) bool
 	// Concurrency is how many events the consumer handles at once;
 	// default 8. Ordered handlers always use 1.
 	Concurrency int
@@ -52,6 +64,11 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	c.Partitions = max(c.Partitions, 1)
 	c.ClaimIdle = cmpOr(c.ClaimIdle, 30*time.Second)
 	c.MaxDeliveries = cmpOr(c.MaxDeliveries, 5)
+	c.MaxAttempts = cmpOr(c.MaxAttempts, 5)
+	c.Backoff = cmpOr(c.Backoff, 200*time.Millisecond)
+	if c.Retryable == nil {
+		c.Retryable = mailer.IsTemporary
+	}
 	c.Concurrency = cmpOr(c.Concurrency, 8)
 	c.Block = cmpOr(c.Block, 2*time.Second)
 	c.Start = cmpOr(c.Start, "0")
@@ -78,6 +95,10 @@ func (c ConsumerConfig) validate() error {
 		return fmt.Errorf("claim-idle %v: must be positive", c.ClaimIdle)
 	case c.MaxDeliveries < 1:
 		return fmt.Errorf("max-deliveries %d: must be at least 1", c.MaxDeliveries)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("max-attempts %d: must be at least 1", c.MaxAttempts)
+	case c.Backoff < 0:
+		return fmt.Errorf("backoff %v: must not be negative", c.Backoff)
 	case c.Concurrency < 1:
 		return fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency)
 	case c.Retain < 0 || c.RetainCount < 0:
@@ -97,14 +118,16 @@ type Consumer struct {
 	handler Handler
 	ordered bool
 	log     *slog.Logger
+	slots   slots
 
-	// Counters for logs and tests; read them with Counts.
-	handled, failed, claimed, dead, ackFailed atomic.Int64
-	lastErrLog                                atomic.Int64
+	// Counters for logs, /metrics and tests; read them with Counts.
+	handled, failed, claimed, dead, ackFailed, retried atomic.Int64
+	lastErrLog                                         atomic.Int64
 }
 
-// Counts is what a consumer has done so far.
-type Counts struct{ Acked, Failed, Claimed, DeadLettered, AckFailed int64 }
+// Counts is what a consumer has done so far. Retried counts in-process
+// retries of temporary handler failures (attempts after the first).
+type Counts struct{ Acked, Failed, Claimed, DeadLettered, AckFailed, Retried int64 }
 
 // NewConsumer builds a consumer; ordered handlers (audit) run one event at
 // a time so their record keeps the stream's order.
@@ -117,12 +140,12 @@ func NewConsumer(rdb *redis.Client, cfg ConsumerConfig, h Handler, ordered bool)
 		cfg.Concurrency = 1
 	}
 	return &Consumer{rdb: rdb, keys: Keys{Partitions: cfg.Partitions}, cfg: cfg, handler: h, ordered: ordered,
-		log: cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer)}, nil
+		log: cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer), slots: newSlots(cfg.Concurrency)}, nil
 }
 
 // Counts reports the consumer's counters.
 func (c *Consumer) Counts() Counts {
-	return Counts{c.handled.Load(), c.failed.Load(), c.claimed.Load(), c.dead.Load(), c.ackFailed.Load()}
+	return Counts{c.handled.Load(), c.failed.Load(), c.claimed.Load(), c.dead.Load(), c.ackFailed.Load(), c.retried.Load()}
 }
 
 // drainTimeout bounds how long events already read are still handled
@@ -135,26 +158,30 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.ensureGroups(ctx); err != nil {
 		return err
 	}
-	c.log.Info("consuming", "streams", c.keys.Streams(), "claim_idle", c.cfg.ClaimIdle, "max_deliveries", c.cfg.MaxDeliveries, "concurrency", c.cfg.Concurrency)
+	c.log.Info("consuming", "streams", c.keys.Streams(), "claim_idle", c.cfg.ClaimIdle, "max_deliveries", c.cfg.MaxDeliveries,
+		"concurrency", c.cfg.Concurrency, "max_attempts", c.cfg.MaxAttempts, "backoff", c.cfg.Backoff)
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
-	work := make(chan Event)
+	// Each event runs on its own goroutine holding one slot, taken by
+	// whoever read or claimed it (or by awaitSlot for a read's extras);
+	// ctx ending stops in-process retries.
 	var handlers sync.WaitGroup
-	for range c.cfg.Concurrency {
+	dispatch := func(ev Event, held bool) {
 		handlers.Go(func() {
-			for ev := range work {
-				c.process(hctx, ev)
+			if !held && !c.awaitSlot(ctx, ev) {
+				return
 			}
+			defer c.slots.give(1)
+			c.process(hctx, ctx, ev)
 		})
 	}
 	var loops sync.WaitGroup
-	loops.Go(func() { c.reclaimLoop(ctx, work) })
+	loops.Go(func() { c.reclaimLoop(ctx, dispatch) })
 	if c.cfg.Retain > 0 || c.cfg.RetainCount > 0 {
 		loops.Go(func() { c.trimLoop(ctx) })
 	}
-	c.readLoop(ctx, work)
+	c.readLoop(ctx, dispatch)
 	loops.Wait()
-	close(work)
 	done := make(chan struct{})
 	go func() { handlers.Wait(); close(done) }()
 	select {
@@ -181,18 +208,36 @@ func (c *Consumer) ensureGroups(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) readLoop(ctx context.Context, work chan<- Event) {
+// readLoop reads new events, only as many as there are free slots. It
+// holds those slots while XREADGROUP blocks, so the block is kept under
+// half of ClaimIdle: reclaim waits for a slot at most that long.
+func (c *Consumer) readLoop(ctx context.Context, dispatch func(Event, bool)) {
 	streams := c.keys.Streams()
 	args := append(append([]string{}, streams...), make([]string, len(streams))...)
 	for i := range streams {
 		args[len(streams)+i] = ">" // only entries never delivered to this group
 	}
+	block := min(c.cfg.Block, max(c.cfg.ClaimIdle/2, 50*time.Millisecond))
+	// COUNT is per stream: split the free slots over the partitions. A
+	// read may still return up to one entry per partition more than it
+	// has slots for; those wait in awaitSlot.
 	failures := 0
 	for ctx.Err() == nil {
+		n := c.slots.take(ctx, c.cfg.Concurrency)
+		if n == 0 {
+			return
+		}
 		res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: c.cfg.Group, Consumer: c.cfg.Consumer, Streams: args,
-			Count: int64(c.cfg.Concurrency), Block: c.cfg.Block,
+			Count: int64(max(1, n/len(streams))), Block: block,
 		}).Result()
+		for _, s := range res {
+			for _, m := range s.Messages {
+				dispatch(decodeEvent(s.Stream, m, false), n > 0)
+				n--
+			}
+		}
+		c.slots.give(max(n, 0))
 		switch {
 		case isNil(err):
 			failures = 0
@@ -210,19 +255,18 @@ func (c *Consumer) readLoop(ctx context.Context, work chan<- Event) {
 			continue
 		}
 		failures = 0
-		for _, s := range res {
-			for _, m := range s.Messages {
-				work <- decodeEvent(s.Stream, m, false)
-			}
-		}
 	}
 }
 
-// process runs the handler and acknowledges only on success. A failed
-// entry stays pending: reclaim retries it after ClaimIdle and dead-letters
-// it after MaxDeliveries.
-func (c *Consumer) process(ctx context.Context, ev Event) {
-	if err := c.handler.Handle(ctx, ev); err != nil {
+// process runs the handler (retrying temporary failures in-process, see
+// handle) and acknowledges only on success. A failed entry stays pending:
+// reclaim retries it after ClaimIdle and dead-letters it after
+// MaxDeliveries.
+func (c *Consumer) process(ctx, stop context.Context, ev Event) {
+	if err := c.handle(ctx, stop, ev); err != nil {
+		if errors.Is(err, errNotOwned) {
+			return
+		}
 		c.failed.Add(1)
 		c.log.Warn("handler failed; the event stays pending", "event", ev.ID, "job", ev.JobID, "err", err)
 		if herr := c.rdb.HSet(ctx, Errors(c.cfg.Group), ev.ID, err.Error()).Err(); herr != nil {

@@ -12,8 +12,14 @@
 // and not yet acknowledged (the pending list), so an entry is acknowledged
 // (XACK) only after its handler succeeded, a dead consumer's entries are
 // taken over with XAUTOCLAIM after --claim-idle, and an entry delivered
-// --max-deliveries times goes to a dead-letter stream with the reason.
-// GET /jobs/{id} answers from the stream and the groups' state.
+// --max-deliveries times goes to a dead-letter stream with the reason. A
+// temporary handler failure (an SMTP 4xx, a network error) is retried
+// in-process, --max-attempts runs per delivery with exponential backoff
+// and jitter from --backoff, without an ack: the entry stays pending, its
+// idle time refreshed, so a consumer dying mid-retry still leaves it to
+// XAUTOCLAIM, and the mail goes out one backoff after the mail server is
+// back instead of one claim-idle per event. GET /jobs/{id} answers from the
+// stream and the groups' state.
 //
 // The talk's own list of eventr's problems, and what Streams does instead:
 //
@@ -38,9 +44,12 @@
 //
 // Why it is still a bad idea (sometimes): delivery is at-least-once — a
 // consumer killed after sending a mail but before XACK causes a second mail
-// when its entry is claimed; handlers must be idempotent. A failed event is
-// retried only after --claim-idle, which must also exceed the slowest
-// handler run or live work is stolen and done twice. Order holds per
+// when its entry is claimed; handlers must be idempotent. A permanent
+// failure, or one whose in-process attempts ran out, is retried only after
+// --claim-idle, which must also exceed the slowest handler run or live work
+// is stolen and done twice. An event being retried holds its handler slot,
+// so during an outage longer than the backoffs the consumer reads nothing
+// new (the events wait in the stream, counted as lag). Order holds per
 // partition and per ordered handler, not across partitions or after a
 // claim. History is RAM, bounded only by the retention you choose, and a
 // replay reaches only what is retained. The job index behind GET /jobs/{id}

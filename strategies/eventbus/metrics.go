@@ -63,3 +63,35 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(n), g)
 	}
 }
+
+// Collector returns this consumer's own counters for /metrics (the bus
+// Collector reads Redis; these only the consumer knows), labeled with its
+// group and name.
+func (c *Consumer) Collector() prometheus.Collector { return consumerCollector{c} }
+
+type consumerCollector struct{ c *Consumer }
+
+func consumerDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("offload_eventbus_consumer_"+name, help, []string{"group", "consumer"}, nil)
+}
+
+var (
+	descRetries = consumerDesc("retries_total", "In-process retries of temporary handler failures (attempts after a delivery's first).")
+	descFailed  = consumerDesc("failures_total", "Deliveries whose handler failed for good (left pending for claim or dead letter).")
+	descAcked   = consumerDesc("acked_total", "Events handled and acknowledged.")
+	descClaimed = consumerDesc("claimed_total", "Pending entries taken over with XAUTOCLAIM.")
+	descDead    = consumerDesc("dead_lettered_total", "Entries this consumer moved to the dead-letter stream.")
+)
+
+func (cc consumerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRetries, descFailed, descAcked, descClaimed, descDead} {
+		ch <- d
+	}
+}
+
+func (cc consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	n, g, name := cc.c.Counts(), cc.c.cfg.Group, cc.c.cfg.Consumer
+	for d, v := range map[*prometheus.Desc]int64{descRetries: n.Retried, descFailed: n.Failed, descAcked: n.Acked, descClaimed: n.Claimed, descDead: n.DeadLettered} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), g, name)
+	}
+}

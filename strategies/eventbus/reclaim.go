@@ -14,7 +14,7 @@ import (
 // "handlers run before the offset is safe": the offset (the group's cursor)
 // moves on delivery, but an entry is only done when acknowledged, and
 // until then Redis keeps it in the group's pending list.
-func (c *Consumer) reclaimLoop(ctx context.Context, work chan<- Event) {
+func (c *Consumer) reclaimLoop(ctx context.Context, dispatch func(Event, bool)) {
 	t := time.NewTicker(max(c.cfg.ClaimIdle/2, 50*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -24,17 +24,18 @@ func (c *Consumer) reclaimLoop(ctx context.Context, work chan<- Event) {
 		case <-t.C:
 		}
 		for _, s := range c.keys.Streams() {
-			if err := c.reclaim(ctx, s, work); err != nil && ctx.Err() == nil {
+			if err := c.reclaim(ctx, s, dispatch); err != nil && ctx.Err() == nil {
 				c.logErr("reclaim", err)
 			}
 		}
 	}
 }
 
-// reclaim runs one round on one stream. It claims at most Concurrency
-// entries, so that what it claims is handled well before ClaimIdle runs out
-// again (otherwise another consumer would claim it a second time).
-func (c *Consumer) reclaim(ctx context.Context, stream string, work chan<- Event) error {
+// reclaim runs one round on one stream. It claims only as many entries as
+// it has free slots for, so that what it claims is handled at once, well
+// before ClaimIdle runs out again (otherwise another consumer would claim
+// it a second time).
+func (c *Consumer) reclaim(ctx context.Context, stream string, dispatch func(Event, bool)) error {
 	stale, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 		Stream: stream, Group: c.cfg.Group, Idle: c.cfg.ClaimIdle, Start: "-", End: "+", Count: 100,
 	}).Result()
@@ -48,17 +49,25 @@ func (c *Consumer) reclaim(ctx context.Context, stream string, work chan<- Event
 			}
 		}
 	}
+	if len(stale) == 0 {
+		return nil // nothing idle long enough: do not wait for a slot
+	}
+	n := c.slots.take(ctx, c.cfg.Concurrency)
+	if n == 0 {
+		return nil
+	}
 	msgs, _, err := c.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 		Stream: stream, Group: c.cfg.Group, Consumer: c.cfg.Consumer,
-		MinIdle: c.cfg.ClaimIdle, Start: "0-0", Count: int64(c.cfg.Concurrency),
+		MinIdle: c.cfg.ClaimIdle, Start: "0-0", Count: int64(n),
 	}).Result()
+	c.slots.give(n - len(msgs))
 	if err != nil {
 		return fmt.Errorf("xautoclaim %s: %w", stream, err)
 	}
 	for _, m := range msgs {
 		c.claimed.Add(1)
 		c.log.Info("claimed a pending event", "event", m.ID)
-		work <- decodeEvent(stream, m, true)
+		dispatch(decodeEvent(stream, m, true), true)
 	}
 	return nil
 }

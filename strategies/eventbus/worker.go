@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -31,6 +30,8 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 	fs.StringVar(&cfg.Consumer, "consumer", "", "this consumer's name in its group (default host-pid)")
 	fs.DurationVar(&cfg.ClaimIdle, "claim-idle", 30*time.Second, "take over an entry pending this long (a dead consumer's, or a failed one: the retry delay); must exceed the slowest handler run")
 	fs.IntVar(&cfg.MaxDeliveries, "max-deliveries", 5, "after this many deliveries without success an event goes to the dead-letter stream")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 5, "handler runs per delivery while it fails with a temporary error (SMTP 4xx, network), retried in-process with backoff; the entry stays pending (1: no in-process retry)")
+	fs.DurationVar(&cfg.Backoff, "backoff", 200*time.Millisecond, "wait before the first in-process retry, doubled for each next one with jitter (at most 5s and claim-idle/2)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "events handled at once by this consumer (audit: always 1, to keep order)")
 	fs.DurationVar(&cfg.Retain, "retain", 0, "trim events older than this (0: keep), never ones a group has not acknowledged")
 	fs.Int64Var(&cfg.RetainCount, "retain-count", 0, "trim all but the newest N events per partition (0: keep), never unacknowledged ones")
@@ -56,7 +57,7 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 			return cli.Usage(err)
 		}
 		if wc.HTTPAddr != "" {
-			stop, err := serveMetrics(wc.HTTPAddr, rdb, c.keys, c.log)
+			stop, err := serveMetrics(wc.HTTPAddr, rdb, c)
 			if err != nil {
 				return err
 			}
@@ -80,11 +81,13 @@ func newHandler(name, group string, wc strategies.WorkConfig, rdb *redis.Client)
 	return nil, false, nil, cli.Usagef("--handler %q: use one of %v", name, Handlers)
 }
 
-// serveMetrics serves the groups' lag on /metrics, so a consumer host can
-// be scraped like the web server.
-func serveMetrics(addr string, rdb *redis.Client, keys Keys, log *slog.Logger) (func(), error) {
+// serveMetrics serves the groups' lag and this consumer's counters
+// (retries among them) on /metrics, so a consumer host can be scraped like
+// the web server.
+func serveMetrics(addr string, rdb *redis.Client, c *Consumer) (func(), error) {
+	log := c.log
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(rdb, keys))
+	reg.MustRegister(NewCollector(rdb, c.keys), c.Collector())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, cli.Usagef("--http %s: %v", addr, err)
