@@ -27,12 +27,12 @@ func (c *Client) Enqueue(ctx context.Context, queue, id, raw string) error {
 	return nil
 }
 
-// EnqueueAt schedules raw to be moved to its queue at t, exactly as
-// node-resque's queue.enqueueAt writes it (second resolution, rounded):
+// EnqueueAt schedules raw to be moved to its queue at t, in the layout
+// node-resque's queue.enqueueAt writes (second resolution; see delaySecond):
 // delayed:<unixSec> list, timestamps:<payload> set, delayed_queue_schedule
 // zset with score = member = unixSec. Either side's scheduler moves it.
 func (c *Client) EnqueueAt(ctx context.Context, t time.Time, id, raw string) error {
-	ts := int64(math.Round(float64(t.UnixMilli()) / 1000))
+	ts := delaySecond(t)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		c.delay(ctx, p, ts, raw)
 		c.setStatus(ctx, p, id, "scheduled", ts*1000)
@@ -147,3 +147,12 @@ return 0
 `
 
 var releaseLock = redis.NewScript(releaseLockScript)
+
+// delaySecond is the Resque timestamp for a job due at t. node-resque rounds
+// to the nearest second; we round up, so our scheduler (which moves jobs
+// whose second has come) never runs a job early. node-resque's scheduler
+// rounds its own clock, so on its side a job may still run up to 0.5 s
+// before t: the format's resolution is one second.
+func delaySecond(t time.Time) int64 {
+	return int64(math.Ceil(float64(t.UnixMilli()) / 1000))
+}

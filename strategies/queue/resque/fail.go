@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"time"
 
@@ -30,7 +29,7 @@ const jsDate = "Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"
 // t through the delayed set (so either side's scheduler runs it), in one
 // MULTI: the job is never in both places nor in neither.
 func (c *Client) Retry(ctx context.Context, w Worker, j Job, t time.Time, cause error) error {
-	ts := int64(math.Round(float64(t.UnixMilli()) / 1000))
+	ts := delaySecond(t)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.LRem(ctx, c.keys.Inflight(w.Name), 1, j.Raw)
 		c.delay(ctx, p, ts, j.Raw)
