@@ -9,17 +9,14 @@ import (
 
 	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/lagmonitor"
 )
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
+	if !wait.Until(context.Background(), 10*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/offload/offload/internal/wait"
 )
 
 func TestLoopRunsHandlersOneAtATime(t *testing.T) {
@@ -63,10 +65,7 @@ func TestLoopPoolIsBounded(t *testing.T) {
 			}, func(error) { wg.Done() })
 		})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for peak.Load() < pool && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	wait.Until(context.Background(), 5*time.Second, func() bool { return peak.Load() >= pool })
 	close(release)
 	wg.Wait()
 	if p := peak.Load(); p != pool {
