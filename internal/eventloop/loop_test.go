@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/offload/offload/internal/wait"
+	poll "github.com/offload/offload/internal/wait"
 )
 
 func TestLoopRunsHandlersOneAtATime(t *testing.T) {
@@ -65,7 +65,7 @@ func TestLoopPoolIsBounded(t *testing.T) {
 			}, func(error) { wg.Done() })
 		})
 	}
-	wait.Until(context.Background(), 5*time.Second, func() bool { return peak.Load() >= pool })
+	poll.Until(context.Background(), 5*time.Second, func() bool { return peak.Load() >= pool })
 	close(release)
 	wg.Wait()
 	if p := peak.Load(); p != pool {
