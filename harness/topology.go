@@ -63,9 +63,11 @@ var Topologies = map[string]Topology{
 	}}},
 	// The queue reclaims a silent worker's jobs after --reclaim-after
 	// (default 15s) and retries a failed send after --backoff (default 1s,
-	// doubling); the event bus claims a dead consumer's entries, and retries,
-	// after --claim-idle (default 30s). Shortened so recovery fits inside a
-	// run's drain phase; both still exceed the slowest job (the cpu scenario's).
+	// doubling); the event bus retries a temporary failure in process after
+	// --backoff (default 200ms, doubling) and claims a dead consumer's
+	// entries after --claim-idle (default 30s). Shortened so recovery fits
+	// inside a run's drain phase; both still exceed the slowest job (the cpu
+	// scenario's).
 	"queue": {Layout: Brokered, Redis: true, WorkerArgs: []string{"--reclaim-after", "1s", "--backoff", "250ms"}},
 	"eventbus": {Layout: Brokered, Redis: true,
 		WorkerArgs: []string{"--group", "email", "--handler", "email", "--claim-idle", "1s"},
