@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/strategies/strategytest"
 )
 
@@ -107,5 +111,31 @@ func TestSinkCommandServesStats(t *testing.T) {
 	}
 	if st.Received != 0 {
 		t.Fatalf("fresh sink reports %d received", st.Received)
+	}
+}
+
+// An unreachable Redis is one line on stderr and exit 2, for every strategy
+// that needs one, with nothing from the Redis client library around it.
+func TestUnreachableRedisIsOneLine(t *testing.T) {
+	port, err := redisproc.FreePort() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, strat := range []string{"pubsub", "queue", "eventbus"} {
+		t.Run(strat, func(t *testing.T) {
+			cmd := exec.Command(itest.Binary(t), "serve", "--strategy", strat,
+				"--redis", fmt.Sprintf("redis://127.0.0.1:%d/0", port), "--addr", itest.FreeAddr(t))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, want status 2 (stderr %q)", err, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], "unreachable") {
+				t.Fatalf("stderr = %q, want one line saying Redis is unreachable", stderr.String())
+			}
+		})
 	}
 }
