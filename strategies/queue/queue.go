@@ -24,8 +24,11 @@
 // runs twice. Redis is now a dependency whose durability is yours to
 // configure (appendonly yes, appendfsync always keeps every 202'd job across
 // a restart; the defaults lose up to a second). While Redis is down the web
-// side answers 503 and workers wait. The delayed set has one-second
-// resolution, as in Resque.
+// side answers 503 and workers wait. A claim Redis performed but whose
+// reply died with it leaves jobs in a live worker's inflight list that the
+// worker never heard of; the worker notices the error and puts them back
+// (resque/orphans.go), so they run late, not never. The delayed set has
+// one-second resolution, as in Resque.
 //
 // What the harness shows: no loss under worker, web and Redis restarts,
 // duplicates ≤ in-flight, queue length and oldest wait growing while workers
