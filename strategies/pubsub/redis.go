@@ -141,6 +141,10 @@ func subscribe(ctx context.Context, url string, q *memqueue.Queue, log *slog.Log
 		return fmt.Errorf("pubsub worker: subscribe %s on %s: %w", Channel, opt.Addr, err)
 	}
 	log.Info("subscribed", "channel", Channel, "redis", opt.Addr)
+	// ReceiveMessage blocks in a socket read that ignores ctx; closing the
+	// subscription is what ends it when the worker is told to stop.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	for {
 		msg, err := ps.ReceiveMessage(ctx)
 		if ctx.Err() != nil {
