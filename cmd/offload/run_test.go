@@ -139,3 +139,34 @@ func TestUnreachableRedisIsOneLine(t *testing.T) {
 		})
 	}
 }
+
+// SIGTERM stops every kind of worker: the supervisor of `offload run` waits
+// for it before it resorts to SIGKILL.
+func TestWorkersStopOnSIGTERM(t *testing.T) {
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	rs := itest.Redis(t)
+	sink := itest.Sink(t, mailsink.Config{})
+	for _, tt := range []struct {
+		strategy string
+		extra    []string
+	}{
+		{"pubsub", nil},
+		{"pubsub", []string{"--transport", "zmq", "--zmq", "tcp://" + itest.FreeAddr(t)}},
+		{"queue", nil},
+		{"eventbus", []string{"--group", "email", "--handler", "email"}},
+	} {
+		t.Run(tt.strategy+strings.Join(tt.extra, ""), func(t *testing.T) {
+			httpAddr := itest.FreeAddr(t)
+			args := append([]string{"work", "--strategy", tt.strategy, "--redis", rs.URL(), "--smtp", sink.Addr(), "--http", httpAddr}, tt.extra...)
+			p := itest.Start(t, "worker", args...)
+			itest.WaitHTTP(t, "http://"+httpAddr+"/metrics")
+			if err := p.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			itest.Eventually(t, 10*time.Second, "the worker to exit after SIGTERM", p.Exited)
+			if err := p.Err(); err != nil {
+				t.Fatalf("worker exited with %v", err)
+			}
+		})
+	}
+}
