@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/strategies"
+	"github.com/offload/offload/strategies/registry"
 )
 
 // runRun starts everything one strategy needs — its own redis-server and
@@ -36,12 +38,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
 	var runHook func(context.Context, strategies.RunConfig) error
+	var workerFlags []string
 	if e, err := sf.preselect(args); err == nil && e.Run != nil {
 		runHook = e.Run(fs) // a strategy that supervises its own children
+	} else if err == nil && e.Worker != nil {
+		workerFlags = adoptWorkerFlags(fs, e)
 	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	workerArgs := setFlags(fs, workerFlags)
 	entry, err := sf.validate()
 	if err != nil {
 		return err
@@ -103,13 +109,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if entry.HasWorkers() {
 		for i := 1; i <= *workers; i++ {
-			spec := proc.Spec{Name: fmt.Sprintf("worker-%d", i), Path: exe, Args: append([]string{"work"}, sf.args()...), Output: stderr}
+			args := append(append([]string{"work"}, sf.args()...), workerArgs...)
+			spec := proc.Spec{Name: fmt.Sprintf("worker-%d", i), Path: exe, Args: args, Output: stderr}
 			if _, err := sup.Add(spec); err != nil {
 				return err
 			}
 		}
 		for i, extra := range entry.ExtraWorkers {
-			args := append(append([]string{"work"}, sf.args()...), extra...)
+			args := append(append(append([]string{"work"}, sf.args()...), workerArgs...), extra...) // extra's own flags win
 			spec := proc.Spec{Name: fmt.Sprintf("extra-%d", i+1), Path: exe, Args: args, Output: stderr}
 			if _, err := sup.Add(spec); err != nil {
 				return err
@@ -148,4 +155,33 @@ func serveSinkStats(sink *mailsink.Sink) (url string, stop func(), err error) {
 	srv := &http.Server{Handler: sink.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String() + "/deliveries", func() { _ = srv.Close() }, nil
+}
+
+// adoptWorkerFlags lets `offload run` take the strategy's worker flags
+// (`--max 10`, `--rate 50`, ...) and pass them on to every worker it starts.
+// It returns their names; a name run already has keeps run's meaning.
+func adoptWorkerFlags(fs *flag.FlagSet, e registry.Entry) []string {
+	wfs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	e.Worker(wfs)
+	var names []string
+	wfs.VisitAll(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil {
+			fs.Var(f.Value, f.Name, "worker: "+f.Usage)
+			names = append(names, f.Name)
+		}
+	})
+	return names
+}
+
+// setFlags renders the named flags that were set on the command line (or
+// through the environment) as --name=value arguments for a child process.
+func setFlags(fs *flag.FlagSet, names []string) []string {
+	var out []string
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f != nil && f.Value.String() != f.DefValue {
+			out = append(out, "--"+n+"="+f.Value.String())
+		}
+	}
+	return out
 }
