@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -13,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/redisproc"
+	"github.com/offload/offload/strategies/registry"
 	"github.com/offload/offload/strategies/strategytest"
 )
 
@@ -168,5 +171,22 @@ func TestWorkersStopOnSIGTERM(t *testing.T) {
 				t.Fatalf("worker exited with %v", err)
 			}
 		})
+	}
+}
+
+func TestRunPassesWorkerFlagsOn(t *testing.T) {
+	e, err := registry.Lookup("queue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := cli.NewFlagSet("run", io.Discard)
+	fs.String("addr", "", "")
+	names := adoptWorkerFlags(fs, e)
+	if err := fs.Parse([]string{"--max", "7", "--addr", "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	got := setFlags(fs, names)
+	if len(got) != 1 || got[0] != "--max=7" {
+		t.Fatalf("worker args = %v, want [--max=7] (run's own --addr stays run's)", got)
 	}
 }
