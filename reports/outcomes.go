@@ -41,16 +41,26 @@ func find(f *results.File, key string, s Series) (results.Run, bool) {
 	return results.Run{}, false
 }
 
+// barFor finds the run for key and s; when there is none, or it was n/a
+// or invalid, ok is false and cell is the bar that says so.
+func barFor(f *results.File, key string, s Series) (r results.Run, cell barCell, ok bool) {
+	r, found := find(f, key, s)
+	switch {
+	case !found:
+		return r, barCell{}, false
+	case r.NAReason != "":
+		return r, barCell{label: "n/a"}, false
+	case r.Invalid != "":
+		return r, barCell{label: "invalid"}, false
+	}
+	return r, barCell{}, true
+}
+
 // countCell is a bar for a count with its share of the accepted jobs.
 func countCell(f *results.File, key string, s Series, get func(results.Run) int64) barCell {
-	r, ok := find(f, key, s)
-	switch {
-	case !ok:
-		return barCell{}
-	case r.NAReason != "":
-		return barCell{label: "n/a"}
-	case r.Invalid != "":
-		return barCell{label: "invalid"}
+	r, cell, ok := barFor(f, key, s)
+	if !ok {
+		return cell
 	}
 	n := get(r)
 	if n == 0 {
@@ -109,14 +119,10 @@ func recoveryChart(f *results.File) *Chart {
 	}
 	p := newPanel("from repair to normal service (delivering at the offered rate, backlog drained)", "", "recovery (s)")
 	n := groupedBars(p, keys, series, func(k string, s Series) barCell {
-		r, ok := find(f, k, s)
+		r, cell, ok := barFor(f, k, s)
 		switch {
 		case !ok:
-			return barCell{}
-		case r.NAReason != "":
-			return barCell{label: "n/a"}
-		case r.Invalid != "":
-			return barCell{label: "invalid"}
+			return cell
 		case r.RecoveryS == nil:
 			return barCell{label: "never"}
 		}
