@@ -85,7 +85,9 @@ type request struct {
 }
 
 // Decode reads one job from a JSON body of at most MaxBodyBytes. key is the
-// client's Idempotency-Key header ("" lets the server assign an id).
+// client's Idempotency-Key header ("" lets the server assign an id). A key
+// given twice or a string that is not valid UTF-8 is an error naming the
+// field, where encoding/json alone would keep one value or substitute U+FFFD.
 func Decode(r io.Reader, key string) (Job, error) {
 	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
 	if err != nil {
@@ -93,6 +95,9 @@ func Decode(r io.Reader, key string) (Job, error) {
 	}
 	if len(body) > MaxBodyBytes {
 		return Job{}, fmt.Errorf("%w: limit is %d bytes", ErrTooLarge, MaxBodyBytes)
+	}
+	if err := scan(body); err != nil {
+		return Job{}, err
 	}
 	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -134,6 +139,9 @@ func finish(j Job, key string) (Job, error) {
 		return Job{}, err
 	}
 	if key != "" {
+		if !utf8.ValidString(key) {
+			return Job{}, &FieldError{Field: "Idempotency-Key", Reason: "not valid UTF-8"}
+		}
 		if err := ValidateID(key); err != nil {
 			return Job{}, &FieldError{Field: "Idempotency-Key", Reason: err.Error()}
 		}

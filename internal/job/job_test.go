@@ -1,9 +1,11 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecode(t *testing.T) {
@@ -35,6 +37,21 @@ func TestDecode(t *testing.T) {
 		{name: "bad key", body: `{"to":"a@example.org"}`, key: "a b", wantField: "Idempotency-Key"},
 		{name: "key with CRLF", body: `{"to":"a@example.org"}`, key: "a\r\nb", wantField: "Idempotency-Key"},
 		{name: "oversize body", body: `{"to":"a@example.org","text":"` + strings.Repeat("x", 2<<20) + `"}`, wantErr: ErrTooLarge},
+		{name: "duplicate to", body: `{"to":"a@example.org","to":"b@example.org"}`, wantField: "to"},
+		{name: "duplicate subject", body: `{"to":"a@example.org","subject":"a","text":"x","subject":"b"}`, wantField: "subject"},
+		{name: "duplicate unknown field", body: `{"to":"a@example.org","x":1,"x":2}`, wantField: "x"},
+		{name: "nested duplicates are not top-level", body: `{"to":"a@example.org","cost_ms":{"a":1,"a":2}}`, wantField: "cost_ms"},
+		{name: "invalid UTF-8 in to", body: "{\"to\":\"a\xff@example.org\"}", wantField: "to"},
+		{name: "invalid UTF-8 in subject", body: "{\"to\":\"a@example.org\",\"subject\":\"caf\xc3\"}", wantField: "subject"},
+		{name: "invalid UTF-8 in text", body: "{\"to\":\"a@example.org\",\"text\":\"\xed\xa0\x80\"}", wantField: "text"},
+		{name: "invalid UTF-8 in kind", body: "{\"to\":\"a@example.org\",\"kind\":\"io\xfe\"}", wantField: "kind"},
+		{name: "lone surrogate escape", body: `{"to":"a@example.org","subject":"\ud800"}`, wantField: "subject"},
+		{name: "reversed surrogate pair", body: `{"to":"a@example.org","text":"\udc00\ud800"}`, wantField: "text"},
+		{name: "surrogate pair is fine", body: `{"to":"a@example.org","subject":"\ud83d\ude00 \u00e9 \\ud800"}`},
+		{name: "literal U+FFFD is fine", body: `{"to":"a@example.org","text":"�"}`},
+		{name: "invalid UTF-8 in a key", body: "{\"to\":\"a@example.org\",\"\xff\":1}", wantField: "body"},
+		{name: "not an object", body: `["a@example.org"]`, wantField: "body"},
+		{name: "key not UTF-8", body: `{"to":"a@example.org"}`, key: "k\xff", wantField: "Idempotency-Key"},
 		{name: "long text", body: `{"to":"a@example.org","text":"` + strings.Repeat("x", MaxTextBytes+1) + `"}`, wantField: "text"},
 	}
 	for _, tt := range tests {
@@ -100,10 +117,34 @@ func FuzzDecode(f *testing.F) {
 	f.Add(`{"to":"a@example.org","kind":"cpu","cost_ms":5}`, "k-1")
 	f.Add(`{"to":"a@example.org","subject":"x\r\ny"}`, "")
 	f.Add(`[1,2,3]`, "\n")
+	f.Add(`{"to":"a@example.org","to":"b@example.org"}`, "")
+	f.Add(`{"to":"a@example.org","subject":"x","subject":"y"}`, "")
+	f.Add("{\"to\":\"a@example.org\",\"subject\":\"caf\xc3\"}", "")
+	f.Add("{\"to\":\"a\xff@example.org\"}", "")
+	f.Add(`{"to":"a@example.org","text":"\ud800 \ud83d\ude00"}`, "")
+	f.Add(`{"to":"a@example.org"}`, "k\xff")
 	f.Fuzz(func(t *testing.T, body, key string) {
 		j, err := Decode(strings.NewReader(body), key)
 		if err != nil {
 			return
+		}
+		for _, s := range []string{j.ID, j.To, j.Subject, j.Text, string(j.Kind)} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("accepted a field that is not valid UTF-8: %q", s)
+			}
+		}
+		// What was accepted is what the client said: re-encoded, it reads
+		// back the same, and no U+FFFD appeared that the body did not hold.
+		raw, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Job
+		if err := json.Unmarshal(raw, &back); err != nil || back != j {
+			t.Fatalf("re-encoded job reads back as %+v (%v), want %+v", back, err, j)
+		}
+		if strings.Contains(j.To+j.Subject+j.Text, "\uFFFD") && !strings.Contains(body, "\uFFFD") && !strings.Contains(strings.ToLower(body), `\ufffd`) {
+			t.Fatalf("U+FFFD in the job but not in the body %q", body)
 		}
 		// Whatever was accepted must be safe to put in mail headers.
 		if err := j.Validate(); err != nil {
