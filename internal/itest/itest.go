@@ -23,6 +23,7 @@ import (
 
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 )
@@ -59,6 +60,47 @@ func Redis(t testing.TB, opts ...RedisOption) *redisproc.Server {
 		}
 	})
 	return srv
+}
+
+// Cluster starts a private Redis Cluster (3 masters, 1 replica each) for t
+// and removes it at cleanup.
+func Cluster(t testing.TB, cfg rediscluster.Config) *rediscluster.Cluster {
+	t.Helper()
+	needCluster(t)
+	c, err := rediscluster.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes() {
+		track(n.Server().Process())
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Pair starts a private master with one replica behind a re-pointable
+// endpoint for t and removes it at cleanup.
+func Pair(t testing.TB, cfg rediscluster.Config) *rediscluster.Pair {
+	t.Helper()
+	needCluster(t)
+	p, err := rediscluster.StartPair(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	track(p.Master.Server().Process())
+	track(p.Replica.Server().Process())
+	t.Cleanup(p.Close)
+	return p
+}
+
+func needCluster(t testing.TB) {
+	t.Helper()
+	if err := rediscluster.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skip(err.Error())
+	}
 }
 
 // Sink starts an in-process mail sink for t.

@@ -33,6 +33,13 @@ type Config struct {
 	Dir        string    // data and log directory; default: a new temp dir, removed by Close
 	AppendOnly bool      // appendonly yes + appendfsync always: every acknowledged write survives a restart
 	Output     io.Writer // redis-server's own log; default: a file in Dir
+	// Bind is the address to listen on [127.0.0.1]. A cluster that a
+	// process in another network namespace must reach binds the host's end
+	// of a veth pair instead.
+	Bind string
+	// Args are more redis-server options, e.g. the cluster ones
+	// (rediscluster builds them).
+	Args []string
 }
 
 // Server is a running redis-server.
@@ -86,19 +93,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context) error {
+	protected := "yes"
+	if s.bind() != "127.0.0.1" {
+		// Protected mode refuses clients that are not on loopback.
+		protected = "no"
+	}
 	args := []string{
 		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
+		"--bind", s.bind(),
 		"--dir", s.dir,
 		"--save", "",
 		"--daemonize", "no",
-		"--protected-mode", "yes",
+		"--protected-mode", protected,
 	}
 	if s.cfg.AppendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, s.cfg.Args...)
 	out := s.cfg.Output
 	if out == nil {
 		args = append(args, "--logfile", filepath.Join(s.dir, "redis.log"))
@@ -168,8 +181,18 @@ func ping(addr string) error {
 	return nil
 }
 
+func (s *Server) bind() string {
+	if s.cfg.Bind == "" {
+		return "127.0.0.1"
+	}
+	return s.cfg.Bind
+}
+
 // Addr is host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+func (s *Server) Addr() string { return net.JoinHostPort(s.bind(), strconv.Itoa(s.port)) }
+
+// Port is the port redis-server listens on.
+func (s *Server) Port() int { return s.port }
 
 // URL is the redis:// URL of database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }

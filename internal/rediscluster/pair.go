@@ -1,0 +1,196 @@
+package rediscluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Pair is one master with one replica behind a stable endpoint, the shape
+// of a managed single-shard Redis: clients connect to Endpoint(), never to
+// a node. Failover does what such an offering's control plane does: the
+// master dies, the replica is promoted with REPLICAOF NO ONE, and the
+// endpoint is re-pointed to it (existing connections are cut, so clients
+// reconnect to the new master as they would after a DNS change).
+type Pair struct {
+	Master, Replica *Node
+	all             []*Node // for Close, whatever the roles are now
+	dir             string
+	ep              *endpoint
+}
+
+// StartPair starts a master and a replica of it, waits until the replica
+// is in sync, and opens the endpoint on a free loopback port.
+func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	dir, err := os.MkdirTemp("", "offload-pair-")
+	if err != nil {
+		return nil, fmt.Errorf("pair: temp dir: %w", err)
+	}
+	p := &Pair{dir: dir}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if p.Master, err = startNode(ctx, filepath.Join(dir, "master"), cfg, nil); err != nil {
+		return nil, fmt.Errorf("pair master: %w", err)
+	}
+	p.all = []*Node{p.Master}
+	host, port, _ := net.SplitHostPort(p.Master.Addr())
+	if p.Replica, err = startNode(ctx, filepath.Join(dir, "replica"), cfg, []string{"--replicaof", host, port}); err != nil {
+		return nil, fmt.Errorf("pair replica: %w", err)
+	}
+	p.all = []*Node{p.Master, p.Replica}
+	if err := waitReplica(ctx, p.Replica, 30*time.Second); err != nil {
+		return nil, err
+	}
+	if p.ep, err = newEndpoint(p.Master.Addr()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func waitReplica(ctx context.Context, n *Node, d time.Duration) error {
+	rdb := n.client()
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		info, err := rdb.Info(ctx, "replication").Result()
+		if err == nil {
+			f := fields(info)
+			if f["master_link_status"] == "up" && f["master_sync_in_progress"] == "0" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replica %s not in sync after %v", n.Addr(), d)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Endpoint is the host:port clients use.
+func (p *Pair) Endpoint() string { return p.ep.addr() }
+
+// URL is redis://<endpoint>/0.
+func (p *Pair) URL() string { return "redis://" + p.Endpoint() + "/0" }
+
+// Failover SIGKILLs the master, promotes the replica with REPLICAOF NO ONE
+// and re-points the endpoint. It returns how long the promotion took.
+func (p *Pair) Failover(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if err := p.Master.Kill(); err != nil {
+		return 0, fmt.Errorf("kill master: %w", err)
+	}
+	rdb := p.Replica.client()
+	defer rdb.Close()
+	if err := rdb.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		return time.Since(start), fmt.Errorf("promote replica %s: %w", p.Replica.Addr(), err)
+	}
+	p.ep.point(p.Replica.Addr())
+	p.Master, p.Replica = p.Replica, nil
+	return time.Since(start), nil
+}
+
+// Close stops both nodes and the endpoint and removes the directory. Safe
+// twice.
+func (p *Pair) Close() {
+	if p.ep != nil {
+		p.ep.close()
+	}
+	for _, n := range p.all {
+		n.srv.Close()
+	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+		p.dir = ""
+	}
+}
+
+// endpoint is a TCP forwarder whose target can be changed: the stand-in
+// for a managed Redis's DNS name. Re-pointing closes every open
+// connection, so no client keeps talking to the old master.
+type endpoint struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target string
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newEndpoint(target string) (*endpoint, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	e := &endpoint{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	e.wg.Go(e.accept)
+	return e, nil
+}
+
+func (e *endpoint) addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.ln.Addr().(*net.TCPAddr).Port))
+}
+
+func (e *endpoint) accept() {
+	for {
+		c, err := e.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		e.mu.Lock()
+		target := e.target
+		e.mu.Unlock()
+		up, err := net.DialTimeout("tcp", target, time.Second)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		e.mu.Lock()
+		e.conns[c], e.conns[up] = struct{}{}, struct{}{}
+		e.mu.Unlock()
+		e.wg.Go(func() { e.pipe(c, up) })
+		e.wg.Go(func() { e.pipe(up, c) })
+	}
+}
+
+func (e *endpoint) pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	_ = dst.Close()
+	_ = src.Close()
+	e.mu.Lock()
+	delete(e.conns, dst)
+	delete(e.conns, src)
+	e.mu.Unlock()
+}
+
+func (e *endpoint) point(target string) {
+	e.mu.Lock()
+	e.target = target
+	for c := range e.conns {
+		_ = c.Close()
+	}
+	e.mu.Unlock()
+}
+
+func (e *endpoint) close() {
+	_ = e.ln.Close()
+	e.point("")
+	e.wg.Wait()
+}
