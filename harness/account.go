@@ -42,6 +42,9 @@ type Record struct {
 	Lag            []LagSample
 	Interval       time.Duration // time series bucket; default 100ms
 	RecoveryWindow time.Duration // how long delivery must match the offered rate; default 1s
+	// Interrupted: Ctrl-C ended the run, so accepted jobs not yet
+	// delivered are in flight, not lost.
+	Interrupted bool
 }
 
 // Accounting is the accountant's answer: the run's numbers and the raw
@@ -70,10 +73,19 @@ func Account(rec Record) Accounting {
 	expected := map[string]bool{} // accepted io jobs: the sink owes us these
 	for _, o := range rec.Requests {
 		r.Sent++
+		if o.Canceled {
+			// Cut off by Ctrl-C: the server's answer was never waited for.
+			r.Canceled++
+			r.Status["canceled"]++
+			continue
+		}
 		countStatus(&r, o)
-		if o.Status != 0 {
-			recordMS(h[results.HistHTTP], o.Done.Sub(o.Due))
-			recordMS(h[results.HistService], o.Done.Sub(o.Sent))
+		// Failed requests stay in the tail at their done - due: a request
+		// that timed out is the slowest of all, not one that never was.
+		recordMS(h[results.HistHTTP], o.Done.Sub(o.Due))
+		recordMS(h[results.HistService], o.Done.Sub(o.Sent))
+		if o.Timeout {
+			r.Timeouts++
 		}
 		if !o.Accepted() {
 			continue
@@ -97,6 +109,9 @@ func Account(rec Record) Accounting {
 		r.Duplicates += int64(d.Count - 1)
 	}
 	r.Lost = int64(len(expected)) - r.Delivered
+	if rec.Interrupted {
+		r.InFlight, r.Lost = r.Lost, 0
+	}
 	for _, o := range rec.Probes {
 		if o.Status == 200 {
 			recordMS(h[results.HistProbe], o.Done.Sub(o.Due))

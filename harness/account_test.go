@@ -63,14 +63,64 @@ func TestAccountLossDuplicatesAndRejections(t *testing.T) {
 	if r.E2ELatencyMS.P50 < 4.9 || r.E2ELatencyMS.P50 > 5.1 {
 		t.Errorf("e2e p50 %.3fms, want 5ms (due -> first delivery)", r.E2ELatencyMS.P50)
 	}
-	if r.HTTPLatencyMS.Count != 399 {
-		t.Errorf("http latency over %d answers, want 399 (a transport error has none)", r.HTTPLatencyMS.Count)
+	if r.HTTPLatencyMS.Count != 400 {
+		t.Errorf("http latency over %d requests, want 400 (a transport error stays in the tail)", r.HTTPLatencyMS.Count)
 	}
 	if r.RecoveryS != nil {
 		t.Errorf("recovery %v without a fault", *r.RecoveryS)
 	}
 	if len(r.Timeseries) != 50 || r.Timeseries[10].Offered != 10 {
 		t.Errorf("time series: %d points, point 10 offered %d", len(r.Timeseries), r.Timeseries[10].Offered)
+	}
+}
+
+// Timeouts are the slowest requests of a run: they must sit at the top
+// of the HTTP tail, not vanish from it. Requests cut off by Ctrl-C and jobs
+// in flight when it came are neither latency nor loss.
+func TestAccountTimeoutsInTailAndInterruptedRuns(t *testing.T) {
+	cases := []struct {
+		name                               string
+		interrupted                        bool
+		wantLost, wantInFlight, wantCancel int64
+	}{
+		{name: "finished", wantLost: 5},
+		{name: "interrupted", interrupted: true, wantInFlight: 2, wantCancel: 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := steadyRun(func(i int, due time.Time) (time.Time, int) {
+				if i >= 395 {
+					return time.Time{}, 0
+				}
+				return due.Add(5 * time.Millisecond), 1
+			})
+			for i := 390; i < 395; i++ { // five timeouts, 10s after their due time
+				o := &rec.Requests[i]
+				o.Status, o.Err, o.Timeout, o.Done = 0, "timeout", true, o.Due.Add(10*time.Second)
+				delete(rec.Deliveries, o.ID)
+			}
+			if c.interrupted {
+				rec.Interrupted = true
+				for i := 395; i < 398; i++ {
+					o := &rec.Requests[i]
+					o.Status, o.Err, o.Canceled, o.Done = 0, "context canceled", true, o.Due.Add(time.Millisecond)
+				}
+			}
+			r := Account(rec).Run
+			if r.Timeouts != 5 || r.TransportErrors != 5 {
+				t.Errorf("timeouts %d transport errors %d, want 5 and 5", r.Timeouts, r.TransportErrors)
+			}
+			if r.HTTPLatencyMS.Max < 9999 {
+				t.Errorf("http max %.1fms: the timeouts (10s) must be in the tail", r.HTTPLatencyMS.Max)
+			}
+			if r.HTTPLatencyMS.P99 < 9999 {
+				t.Errorf("http p99 %.1fms: 5 of 400 timed out, so the p99 is a timeout", r.HTTPLatencyMS.P99)
+			}
+			if r.Lost != c.wantLost || r.InFlight != c.wantInFlight || r.Canceled != c.wantCancel {
+				t.Errorf("lost %d in flight %d canceled %d, want %d %d %d", r.Lost, r.InFlight, r.Canceled,
+					c.wantLost, c.wantInFlight, c.wantCancel)
+			}
+		})
 	}
 }
 

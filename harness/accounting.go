@@ -19,6 +19,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 		Requests: m.jobs.Outcomes(), Probes: m.probes.Outcomes(),
 		Deliveries: deliveries, Faults: m.faults,
 		RecoveryWindow: b.Timing.RecoveryWindow,
+		Interrupted:    m.interrupted,
 	}
 	if m.lag != nil {
 		for _, s := range m.lag.Samples {
@@ -56,15 +57,22 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	} else if m.lagErr != nil {
 		acc.Notes = append(acc.Notes, "no loop lag: "+m.lagErr.Error())
 	}
-	acc.SendDelayMS = percentiles(m.pace.SendDelay)
-	if why := m.pace.Behind(sc.Measure); why != "" {
-		acc.Invalid = why
+	delays := sendDelays(rec.Requests)
+	acc.SendDelayMS = percentiles(delays)
+	acc.Fired = int64(m.pace.Fired)
+	acc.SendDelayBoundMS = ms(b.Timing.sendDelayBound())
+	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), delays, b.Timing.sendDelayBound())
+	if m.interrupted {
+		acc.Interrupted = true
+		acc.Invalid = "interrupted (Ctrl-C): the numbers cover what was measured; jobs still in flight are not counted lost"
 	}
+	acc.GeneratorCPUS = round3((cpuTime() - m.cpu0).Seconds())
+	acc.GeneratorCPUShare = cpuShare(cpuTime()-m.cpu0, time.Since(m.start))
 	if b.Target != "" {
 		acc.Notes = append(acc.Notes, "external target: delivered and lost count only mail that reached this bench's sink at "+b.Sink.Addr())
 	}
 	hs := a.Histograms
-	hs[results.HistSendDelay] = m.pace.SendDelay
+	hs[results.HistSendDelay] = delays
 	b.logf("[%d/%d] %s: sent %d accepted %d delivered %d lost %d dup %d http p99 %.1fms e2e p99 %.1fms lag max %.1fms%s",
 		r.plan.Index, r.plan.Total, r.plan.label(), acc.Sent, acc.Accepted, acc.Delivered, acc.Lost, acc.Duplicates,
 		acc.HTTPLatencyMS.P99, acc.E2ELatencyMS.P99, acc.LagMS.Max, invalidSuffix(acc.Invalid))

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -117,11 +116,12 @@ func (RealClock) SleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// Pace is what the generator says about itself: how many requests it fired
-// and how late, relative to their due time, it fired them.
+// Pace is what the pacer says about itself: how many requests it fired
+// and how late, relative to their due time, it handed them on. The full
+// send delay (due -> written, see sendDelays) is what validity judges.
 type Pace struct {
 	Fired     int
-	SendDelay *hdrhistogram.Histogram // microseconds
+	SendDelay *hdrhistogram.Histogram // microseconds, due -> fired
 	MaxDelay  time.Duration
 }
 
@@ -132,8 +132,7 @@ func newLatencyHist() *hdrhistogram.Histogram {
 
 // Generate keeps the schedule: it waits for each due time and calls fire
 // with it, never waiting for an earlier request to be answered (fire must
-// not block). It records its own lateness so a run whose generator could not
-// keep up can be refused.
+// not block). It records its own lateness, the first part of the send delay.
 func Generate(ctx context.Context, clk Clock, start time.Time, s Schedule, fire func(seq int, due time.Time)) Pace {
 	p := Pace{SendDelay: newLatencyHist()}
 	for {
@@ -154,27 +153,6 @@ func Generate(ctx context.Context, clk Clock, start time.Time, s Schedule, fire 
 		fire(p.Fired, due)
 		p.Fired++
 	}
-}
-
-// BehindLimit is how late the generator may run, as a share of the
-// schedule's length, before its run is refused.
-const BehindLimit = 0.01
-
-// Behind says why a run must not be reported because the generator fell
-// behind its schedule ("" when it kept up): its p99 send delay exceeded 1%
-// of the schedule's length (never less than 10ms, a scheduler hiccup on a
-// loaded 2-core machine is not a generator that fell behind).
-func (p Pace) Behind(length time.Duration) string {
-	if p.Fired == 0 {
-		return ""
-	}
-	limit := max(time.Duration(float64(length)*BehindLimit), 10*time.Millisecond)
-	p99 := time.Duration(p.SendDelay.ValueAtQuantile(99)) * time.Microsecond
-	if p99 <= limit {
-		return ""
-	}
-	return fmt.Sprintf("generator fell behind its schedule: p99 send delay %.1fms (max %.1fms) exceeds %.1fms (%g%% of the %v schedule); the machine could not keep the offered rate, lower --rate",
-		ms(p99), ms(p.MaxDelay), ms(limit), BehindLimit*100, length)
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*100) / 100 }

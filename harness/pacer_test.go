@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 )
@@ -93,13 +92,6 @@ func TestGenerateRecordsSendDelayFromDueTime(t *testing.T) {
 	}
 	if got := pace.SendDelay.TotalCount(); got != 100 {
 		t.Errorf("send delay count %d", got)
-	}
-	// 15ms late is within 1% of a 1s schedule's floor of 10ms? No: refused.
-	if why := pace.Behind(time.Second); !strings.Contains(why, "fell behind") {
-		t.Errorf("a generator 15ms late on 20%% of a 1s schedule must be refused, got %q", why)
-	}
-	if why := pace.Behind(10 * time.Second); why != "" {
-		t.Errorf("15ms late on a 10s schedule is within 1%%: %q", why)
 	}
 }
 

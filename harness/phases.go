@@ -50,6 +50,7 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	m := r.measure(ctx)
 	drainStart := time.Now()
 	deliveries := r.drain(ctx, m)
+	m.interrupted = ctx.Err() != nil
 	out, hists := r.account(out, m, deliveries, drainStart)
 	if p.Scenario.Hey > 0 && ctx.Err() == nil {
 		r.setPhase("hey", p.Scenario.Hey)
@@ -180,6 +181,7 @@ func (r *run) measure(ctx context.Context) measured {
 		r.sampler.Begin(r.env.Targets())
 	}
 	m.start = time.Now().Add(5 * time.Millisecond) // a moment to arm everything below
+	m.cpu0 = cpuTime()
 	sampleCtx, stopSampling := context.WithCancel(context.Background())
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); r.sampleLoop(sampleCtx) }()

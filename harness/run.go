@@ -57,6 +57,9 @@ type measured struct {
 	faults     []FaultWindow
 	lag        *lagmonitor.Snapshot
 	lagErr     error
+	cpu0       time.Duration // this process's CPU when the measured phase began
+	// interrupted: Ctrl-C came before the run was accounted.
+	interrupted bool
 }
 
 // run is the state of one run while it is under way.

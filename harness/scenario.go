@@ -47,6 +47,8 @@ type Timing struct {
 	Seed           uint64        // for Poisson arrivals
 	SinkDelay      time.Duration // the provider's time to accept a message (after its body arrived)
 	SinkRTT        time.Duration // and its network round trip, on MAIL and RCPT (before the body)
+	SendDelayBound time.Duration // p99 due -> written above this makes a run invalid; 0: DefaultSendDelayBound
+	RecoveryBound  time.Duration // load goes on after a repair until recovery, at most this long; 0: DefaultRecoveryBound
 }
 
 // Quick runs every strategy through every scenario in about two minutes.

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,14 +24,21 @@ type Request struct {
 	Due    time.Time
 }
 
-// Outcome is what happened to one request: its three timestamps (due,
-// sent, done) and the answer.
+// Outcome is what happened to one request: its timestamps (due, sent,
+// wrote, done) and the answer.
 type Outcome struct {
 	Request
-	Sent   time.Time
-	Done   time.Time
-	Status int    // 0: transport error
-	Err    string // transport error, if any
+	Sent time.Time // the sending goroutine took the request
+	// Wrote is when the request's headers were written to its connection
+	// (zero when it never got that far): Wrote - Due is the generator's own
+	// delay, goroutine start and dial included, which must not be charged
+	// to the server.
+	Wrote    time.Time
+	Done     time.Time
+	Status   int    // 0: transport error
+	Err      string // transport error, if any
+	Timeout  bool   // the error was the request timeout
+	Canceled bool   // the error was the run being stopped (Ctrl-C), not the server
 }
 
 // Accepted reports a 2xx answer: the server took the job.
@@ -103,9 +113,21 @@ func (s *Sender) Probe(ctx context.Context, seq int, due time.Time) Outcome {
 
 func (s *Sender) do(req *http.Request, r Request) Outcome {
 	o := Outcome{Request: r, Sent: time.Now()}
+	// The trace hook runs on the transport's writer goroutine; an offset
+	// from Sent keeps the monotonic clock reading.
+	var wrote atomic.Int64
+	sent := o.Sent
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(int64(time.Since(sent)) + 1) }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := s.Client.Do(req)
+	if w := wrote.Load(); w != 0 {
+		o.Wrote = sent.Add(time.Duration(w - 1))
+	}
 	if err != nil {
 		o.Done, o.Err = time.Now(), err.Error()
+		o.Canceled = errors.Is(err, context.Canceled)
+		var ne net.Error
+		o.Timeout = !o.Canceled && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
 		return o
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)

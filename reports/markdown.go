@@ -53,7 +53,8 @@ func Markdown(f *results.File, charts []Chart) []byte {
 	b.WriteString("\nHTTP and end-to-end p99 from the steady scenario, timed from when each request was due; ")
 	b.WriteString("lag from the cpu scenario under the node loop; losses and recovery over every fault scenario; ")
 	b.WriteString("cost from the " + costKey(f) + " scenario. **Bold** marks what fails a threshold; " +
-		"– means not measured or not valid (see each verdict's \"Not measured\").\n\n")
+		"– means not measured or not valid (see each verdict's \"Not measured\"); " +
+		"\\* marks counts that include runs whose timing was invalid (their counts are exact).\n\n")
 	b.WriteString("Thresholds:\n\n")
 	for _, t := range Thresholds() {
 		b.WriteString("- " + t + "\n")

@@ -18,7 +18,11 @@ type Headline struct {
 	Duplicates   int64 // over every run
 	Accepted     int64 // over every run
 	WorstRecover *float64
-	NeverRecover int // fault runs that never recovered
+	NeverRecover int     // fault runs that did not recover within their bound
+	RecoverBound float64 // that bound (s), 0 when the runs had none
+	// InvalidRuns had their timing refused; their counts (lost,
+	// duplicates) are exact and are in the figures above.
+	InvalidRuns int
 }
 
 // Headlines computes the summary, one entry per series, in talk order.
@@ -28,7 +32,17 @@ func Headlines(f *results.File) []Headline {
 	for _, s := range allSeries(f) {
 		h := Headline{Series: s}
 		for _, r := range f.Runs {
-			if seriesOf(r) != s || !measured(r) {
+			if seriesOf(r) != s || !counted(r) {
+				continue
+			}
+			if !measured(r) {
+				h.InvalidRuns++
+				h.Duplicates += r.Duplicates
+				h.Accepted += r.Accepted
+				if isFault(r) {
+					h.Lost += r.Lost
+					h.FaultJobs += r.Accepted
+				}
 				continue
 			}
 			switch scenarioKey(r) {
@@ -51,6 +65,7 @@ func Headlines(f *results.File) []Headline {
 			switch {
 			case r.RecoveryS == nil:
 				h.NeverRecover++
+				h.RecoverBound = max(h.RecoverBound, r.RecoveryBoundS)
 			case h.WorstRecover == nil || *r.RecoveryS > *h.WorstRecover:
 				h.WorstRecover = r.RecoveryS
 			}
@@ -84,6 +99,11 @@ func SummaryTable(f *results.File) Table {
 		} else {
 			row = append(row, Cell{Text: count(h.Duplicates) + " (" + percent(h.Duplicates, h.Accepted) + ")", Bad: true})
 		}
+		if h.InvalidRuns > 0 {
+			// The counts include runs whose timing was refused: say so where they are.
+			row[len(row)-2].Text += " *"
+			row[len(row)-1].Text += " *"
+		}
 		row = append(row, recoveryCell(h))
 		row = append(row, runCell(h.Cost, func(r *results.Run) Cell { return Cell{Text: num(r.CPUPer1kS)} }))
 		row = append(row, runCell(h.Cost, func(r *results.Run) Cell { return Cell{Text: num(r.PeakRSSMB)} }))
@@ -92,6 +112,11 @@ func SummaryTable(f *results.File) Table {
 	return t
 }
 
+// counted reports whether a run's counts (loss, duplicates) are final: it
+// was measured and finished. An invalid run's counts are exact, only its
+// timing was refused; an interrupted run stopped with jobs in flight.
+func counted(r results.Run) bool { return r.NAReason == "" && !r.Interrupted }
+
 func runCell(r *results.Run, fn func(*results.Run) Cell) Cell {
 	if r == nil {
 		return Cell{Text: "–"}
@@ -99,10 +124,26 @@ func runCell(r *results.Run, fn func(*results.Run) Cell) Cell {
 	return fn(r)
 }
 
+// recoveryText is a run's recovery time: "> bound" when load was kept up
+// for the whole bound after the repair and it did not recover.
+func recoveryText(r results.Run) string {
+	switch {
+	case r.RecoveryS != nil:
+		return num(*r.RecoveryS)
+	case !isFault(r):
+		return "–"
+	case r.RecoveryBoundS > 0:
+		return "> " + num(r.RecoveryBoundS)
+	}
+	return "never"
+}
+
 func recoveryCell(h Headline) Cell {
 	switch {
 	case h.FaultRuns == 0:
 		return Cell{Text: "–"}
+	case h.NeverRecover > 0 && h.RecoverBound > 0:
+		return Cell{Text: "> " + num(h.RecoverBound), Bad: true}
 	case h.NeverRecover > 0:
 		return Cell{Text: "never", Bad: true}
 	case h.WorstRecover == nil:
@@ -114,7 +155,7 @@ func recoveryCell(h Headline) Cell {
 // RunsTable lists every run, n/a ones included, for the appendix.
 func RunsTable(f *results.File) Table {
 	t := Table{Header: []string{"scenario", "strategy", "offered/s", "sent", "accepted", "rejected", "delivered",
-		"lost", "dup", "HTTP p99 ms", "e2e p99 ms", "lag max ms", "recovery s"}}
+		"lost", "dup", "unknown ids", "HTTP p99 ms", "e2e p99 ms", "lag max ms", "recovery s"}}
 	runs := slices.Clone(f.Runs)
 	slices.SortStableFunc(runs, func(a, b results.Run) int {
 		if c := rank(scenarioOrder)(a.Scenario, b.Scenario); c != 0 {
@@ -133,28 +174,36 @@ func RunsTable(f *results.File) Table {
 		if r.Workers > 0 && r.Scenario == "scale" {
 			name += " ×" + num(float64(r.Workers))
 		}
-		if r.NAReason != "" || r.Invalid != "" {
-			why := "n/a: " + r.NAReason
-			if r.Invalid != "" {
-				why = "invalid: " + r.Invalid
-			}
-			row := cells(name, seriesOf(r).Label(), why)
+		if r.NAReason != "" {
+			row := cells(name, seriesOf(r).Label(), "n/a: "+r.NAReason)
 			for len(row) < len(t.Header) {
 				row = append(row, Cell{})
 			}
 			t.Rows = append(t.Rows, row)
 			continue
 		}
-		rec := "–"
-		if r.RecoveryS != nil {
-			rec = num(*r.RecoveryS)
-		} else if isFault(r) {
-			rec = "never"
+		lost := count(r.Lost)
+		if r.Interrupted {
+			lost = "– (" + count(r.InFlight) + " in flight)"
 		}
 		row := cells(name, seriesOf(r).Label(), num(r.OfferedRPS), count(r.Sent), count(r.Accepted), count(r.Rejected),
-			count(r.Delivered), count(r.Lost), count(r.Duplicates), num(r.HTTPLatencyMS.P99), num(r.E2ELatencyMS.P99),
-			num(r.LagMS.Max), rec)
-		row[7].Bad, row[8].Bad = r.Lost > 0, r.Duplicates > 0
+			count(r.Delivered), lost, count(r.Duplicates), count(r.Unexpected), num(r.HTTPLatencyMS.P99), num(r.E2ELatencyMS.P99),
+			num(r.LagMS.Max), recoveryText(r))
+		row[7].Bad, row[8].Bad, row[9].Bad = r.Lost > 0, r.Duplicates > 0, r.Unexpected > 0
+		if r.DeliveryNA != "" {
+			row[6], row[7], row[11] = Cell{Text: "n/a"}, Cell{Text: "n/a"}, Cell{Text: "n/a"}
+		}
+		if r.Invalid != "" {
+			// Counts stay: they are exact. Timing is refused.
+			mark := "invalid"
+			if r.Interrupted {
+				mark = "interrupted"
+			}
+			row[0].Text += " (" + mark + ")"
+			for _, i := range []int{10, 11, 12, 13} {
+				row[i] = Cell{Text: mark}
+			}
+		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t

@@ -12,7 +12,7 @@ import (
 // csvHeader is results.csv's columns: one row per run, the numbers a
 // spreadsheet user wants first. results.json stays the complete record.
 var csvHeader = []string{
-	"strategy", "scenario", "loop", "variant", "workers", "na_reason", "invalid",
+	"strategy", "scenario", "loop", "variant", "workers", "repeat", "na_reason", "valid", "invalid_reason",
 	"offered_rps", "duration_s", "sent", "accepted", "rejected", "transport_errors",
 	"delivered", "lost", "duplicates", "unexpected", "status",
 	"http_p50_ms", "http_p90_ms", "http_p99_ms", "http_p999_ms", "http_max_ms",
@@ -20,6 +20,7 @@ var csvHeader = []string{
 	"probe_p99_ms", "probe_max_ms", "hey_p99_ms", "hey_rps",
 	"accepted_rps", "delivered_rps", "lag_p99_ms", "lag_max_ms", "sched_p99_ms",
 	"recovery_s", "cpu_s", "cpu_per_1k_delivered_s", "peak_rss_mb", "send_delay_p99_ms",
+	"timeouts", "generator_cpu_share",
 }
 
 // WriteCSV saves f's runs as results.csv.
@@ -59,7 +60,8 @@ func csvRow(r Run) []string {
 		rec = ff(*r.RecoveryS)
 	}
 	return []string{
-		r.Strategy, r.Scenario, r.Loop, r.Variant, strconv.Itoa(r.Workers), r.NAReason, r.Invalid,
+		r.Strategy, r.Scenario, r.Loop, r.Variant, strconv.Itoa(r.Workers), strconv.Itoa(r.Repeat), r.NAReason,
+		strconv.FormatBool(r.NAReason == "" && r.Invalid == ""), r.Invalid,
 		ff(r.OfferedRPS), ff(r.DurationS), fi(r.Sent), fi(r.Accepted), fi(r.Rejected), fi(r.TransportErrors),
 		fi(r.Delivered), fi(r.Lost), fi(r.Duplicates), fi(r.Unexpected), statusString(r.Status),
 		ff(r.HTTPLatencyMS.P50), ff(r.HTTPLatencyMS.P90), ff(r.HTTPLatencyMS.P99), ff(r.HTTPLatencyMS.P999), ff(r.HTTPLatencyMS.Max),
@@ -67,6 +69,7 @@ func csvRow(r Run) []string {
 		ff(r.ProbeLatencyMS.P99), ff(r.ProbeLatencyMS.Max), heyP99, heyRPS,
 		ff(r.ThroughputRPS.Accepted), ff(r.ThroughputRPS.Delivered), ff(r.LagMS.P99), ff(r.LagMS.Max), ff(r.SchedLatencyMS.P99),
 		rec, ff(r.CPUS), ff(r.CPUPer1kS), ff(r.PeakRSSMB), ff(r.SendDelayMS.P99),
+		fi(r.Timeouts), ff(r.GeneratorCPUShare),
 	}
 }
 

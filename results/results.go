@@ -49,9 +49,14 @@ type Run struct {
 
 	// NAReason is set when the scenario makes no sense for the strategy
 	// (every other field is then zero); Invalid when the run was measured
-	// but must not be reported (the generator fell behind its schedule).
+	// but its timing must not be reported (the generator fell behind its
+	// schedule, requests went unaccounted, Ctrl-C): its counts (loss,
+	// duplicates) stay exact. Valid is true exactly when both are empty;
+	// Write sets it.
 	NAReason string `json:"na_reason"`
-	Invalid  string `json:"invalid,omitempty"`
+	Valid    bool   `json:"valid"`
+	Invalid  string `json:"invalid_reason"`
+	Repeat   int    `json:"repeat"` // 0-based, of --repeat N
 
 	Sent            int64          `json:"sent"`
 	Status          map[string]int `json:"status"` // HTTP status code -> count; "error" for transport errors
@@ -77,7 +82,7 @@ type Run struct {
 	CPUPer1kS        float64      `json:"cpu_per_1k_delivered_s"`
 	PeakRSSMB        float64      `json:"peak_rss_mb"`
 	Processes        []ProcessUse `json:"processes"`
-	SendDelayMS      Percentiles  `json:"send_delay_ms"` // generator lateness vs schedule
+	SendDelayMS      Percentiles  `json:"send_delay_ms"` // due -> the request written to its connection
 	Faults           []Fault      `json:"faults"`
 	Timeseries       []Point      `json:"timeseries"`
 	Histograms       string       `json:"histograms,omitempty"` // file (relative to results.json) holding the raw HDR histograms
@@ -89,6 +94,25 @@ type Run struct {
 	DrainS      float64 `json:"drain_s,omitempty"`     // how long the drain phase took
 	WallS       float64 `json:"wall_s,omitempty"`      // the whole run: set-up to tear-down
 	Interrupted bool    `json:"interrupted,omitempty"` // Ctrl-C during this run: numbers cover what was measured
+
+	// The instrument's account of itself. Fired is what the generator
+	// fired; Sent is the outcomes recorded, and a run where they differ is
+	// invalid. Timeouts (of TransportErrors) are in the HTTP tail at their
+	// done - due. Canceled requests were cut off by Ctrl-C, InFlight jobs
+	// were accepted but not yet delivered when it came: neither is lost.
+	Fired             int64   `json:"fired"`
+	Timeouts          int64   `json:"timeouts"`
+	Canceled          int64   `json:"canceled,omitempty"`
+	InFlight          int64   `json:"in_flight,omitempty"`
+	SendDelayBoundMS  float64 `json:"send_delay_bound_ms,omitempty"` // p99 of send_delay_ms above this: invalid
+	Generators        int     `json:"generators,omitempty"`          // generator processes (0: in the bench process)
+	GeneratorCPUS     float64 `json:"generator_cpu_s"`               // the generator's own CPU over the measured phase
+	GeneratorCPUShare float64 `json:"generator_cpu_share"`           // of the machine: generator_cpu_s / (duration_s x cores)
+	RecoveryBoundS    float64 `json:"recovery_bound_s,omitempty"`    // load kept up this long after the repair, waiting for recovery
+	// DeliveryNA says why deliveries were not accounted (an external
+	// target that mails elsewhere): delivered, lost and e2e are then
+	// unknown, not zero.
+	DeliveryNA string `json:"delivery_na,omitempty"`
 }
 
 // Percentiles of a latency distribution in milliseconds.
@@ -162,6 +186,9 @@ type Point struct {
 
 // Write saves f as indented JSON.
 func Write(path string, f *File) error {
+	for i := range f.Runs {
+		f.Runs[i].Valid = f.Runs[i].NAReason == "" && f.Runs[i].Invalid == ""
+	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode results: %w", err)

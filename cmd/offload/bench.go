@@ -37,6 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
+	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -119,12 +120,18 @@ type overrides struct {
 	duration  time.Duration
 	rate      float64
 	sinkDelay time.Duration
+	// sendDelayBound is the instrument's own limit (harness.Validity).
+	sendDelayBound time.Duration
 }
 
 func (o overrides) apply(t *harness.Timing) error {
 	if o.duration < 0 || o.rate < 0 {
 		return errors.New("--duration and --rate must not be negative")
 	}
+	if o.sendDelayBound <= 0 {
+		return errors.New("--max-send-delay must be positive")
+	}
+	t.SendDelayBound = o.sendDelayBound
 	if o.duration > 0 {
 		t.Measure = o.duration
 		t.FaultMeasure = o.duration + o.duration/5

@@ -1,0 +1,96 @@
+package harness
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestValidityRule drives the generator on a fake clock, the sending side
+// played by a function that writes each request some time after the pacer
+// fired it, and checks the rule that judges the run.
+func TestValidityRule(t *testing.T) {
+	start := time.Unix(2000, 0)
+	cases := []struct {
+		name      string
+		writeLag  func(seq int) time.Duration // fired -> written
+		lose      int                         // outcomes never recorded
+		bound     time.Duration
+		wantWhy   string // "" valid
+		wantCount int64  // send delays recorded
+	}{
+		{name: "kept its schedule", writeLag: func(int) time.Duration { return 200 * time.Microsecond },
+			bound: time.Millisecond, wantCount: 1000},
+		{name: "dial on every 50th request", writeLag: func(seq int) time.Duration {
+			if seq%50 == 0 {
+				return 30 * time.Millisecond
+			}
+			return 100 * time.Microsecond
+		}, bound: time.Millisecond, wantCount: 1000}, // 2% slow: the p99 sees them
+		{name: "one slow request in a thousand", writeLag: func(seq int) time.Duration {
+			if seq == 500 {
+				return 30 * time.Millisecond
+			}
+			return 100 * time.Microsecond
+		}, bound: time.Millisecond, wantCount: 1000},
+		{name: "never wrote (refused) is not a send delay", writeLag: func(seq int) time.Duration {
+			if seq%2 == 0 {
+				return -1
+			}
+			return 300 * time.Microsecond
+		}, bound: time.Millisecond, wantCount: 500},
+		{name: "outcomes missing", writeLag: func(int) time.Duration { return 0 }, lose: 3,
+			bound: time.Millisecond, wantWhy: "fired 1000 requests but recorded 997", wantCount: 997},
+		{name: "a looser bound", writeLag: func(int) time.Duration { return 3 * time.Millisecond },
+			bound: 5 * time.Millisecond, wantCount: 1000},
+		{name: "the default bound is 1ms", writeLag: func(int) time.Duration { return 3 * time.Millisecond },
+			wantWhy: "exceeds 1.00ms", wantCount: 1000},
+	}
+	cases[1].wantWhy = "p99 send delay (due -> written) 30"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := &fakeClock{now: start}
+			var outs []Outcome
+			pace := Generate(context.Background(), clk, start, &Paced{Rate: Constant(1000), Duration: time.Second}, func(seq int, due time.Time) {
+				o := Outcome{Request: Request{Seq: seq, Due: due}, Sent: clk.Now()}
+				if lag := c.writeLag(seq); lag >= 0 {
+					o.Wrote = clk.Now().Add(lag)
+				}
+				if seq >= 1000-c.lose {
+					return
+				}
+				outs = append(outs, o)
+			})
+			d := sendDelays(outs)
+			if d.TotalCount() != c.wantCount {
+				t.Errorf("send delays recorded %d, want %d", d.TotalCount(), c.wantCount)
+			}
+			why := Validity(pace.Fired, len(outs), d, c.bound)
+			if c.wantWhy == "" && why != "" {
+				t.Errorf("want valid, got %q", why)
+			}
+			if c.wantWhy != "" && !strings.Contains(why, c.wantWhy) {
+				t.Errorf("want a reason containing %q, got %q", c.wantWhy, why)
+			}
+		})
+	}
+}
+
+// A generator the pacer itself made late shows in the send delay too: the
+// due time, not the fire time, is where it is measured from.
+func TestValiditySeesPacerLateness(t *testing.T) {
+	start := time.Unix(3000, 0)
+	clk := &fakeClock{now: start}
+	var outs []Outcome
+	pace := Generate(context.Background(), clk, start, &Paced{Rate: Constant(1000), Duration: time.Second}, func(seq int, due time.Time) {
+		if seq%20 == 0 {
+			clk.now = clk.now.Add(5 * time.Millisecond) // the pacer stalls
+		}
+		outs = append(outs, Outcome{Request: Request{Seq: seq, Due: due}, Wrote: clk.Now()})
+	})
+	why := Validity(pace.Fired, len(outs), sendDelays(outs), time.Millisecond)
+	if !strings.Contains(why, "fell behind") {
+		t.Errorf("a pacer 5ms late every 20 requests must be refused, got %q", why)
+	}
+}
