@@ -110,39 +110,89 @@ func TestExercise3Yield(t *testing.T) {
 	wantPass(t, msg, err)
 }
 
-// writeResults writes a results.json as offload bench does.
-func writeResults(t *testing.T, dir string, runs ...results.Run) {
+// writeResults writes a results.json as offload bench does, for a bench
+// that started at start.
+func writeResults(t *testing.T, dir string, start time.Time, runs ...results.Run) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &results.File{Schema: results.Schema, Env: results.Env{Quick: true, Start: time.Now()}, Runs: runs}
+	f := &results.File{Schema: results.Schema, Env: results.Env{Quick: true, Start: start}, Runs: runs}
 	if err := results.Write(filepath.Join(dir, "results.json"), f); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestExercise4KillThings(t *testing.T) {
-	out := t.TempDir()
-	o := workshop.Options{Out: out}
-	_, err := workshop.CheckKillThings(context.Background(), o)
-	wantHint(t, err, "offload bench --strategies fireforget,localipc,queue --scenarios worker-crash,web-crash")
-
-	writeResults(t, filepath.Join(out, "run1"),
-		results.Run{Strategy: "fireforget", Scenario: "worker-crash", NAReason: "no worker process"},
-		results.Run{Strategy: "fireforget", Scenario: "web-crash", Accepted: 300, Delivered: 297, Lost: 3},
-		results.Run{Strategy: "queue", Scenario: "worker-crash", Accepted: 300, Delivered: 300},
-	)
-	msg, err := workshop.CheckKillThings(context.Background(), o)
-	wantPass(t, msg, err)
-
-	writeResults(t, filepath.Join(out, "run2"), results.Run{Strategy: "queue", Scenario: "worker-crash", Accepted: 300, Delivered: 290, Lost: 10})
-	later := time.Now().Add(time.Second) // a newer run, whatever the file-system clock's resolution
-	if err := os.Chtimes(filepath.Join(out, "run2", "results.json"), later, later); err != nil {
-		t.Fatal(err)
+// crashRuns is what the exercise's bench writes: fireforget loses jobs
+// when its web process is killed, queue none.
+func crashRuns(queueLost int64) []results.Run {
+	return []results.Run{
+		{Strategy: "fireforget", Scenario: "worker-crash", NAReason: "no worker process"},
+		{Strategy: "fireforget", Scenario: "web-crash", Accepted: 300, Delivered: 297, Lost: 3},
+		{Strategy: "queue", Scenario: "worker-crash", Accepted: 300, Delivered: 300 - queueLost, Lost: queueLost},
+		{Strategy: "queue", Scenario: "web-crash", Accepted: 300, Delivered: 300},
 	}
-	_, err = workshop.CheckKillThings(context.Background(), o)
-	wantHint(t, err, "queue lost 10 jobs")
+}
+
+func TestExercise4KillThings(t *testing.T) {
+	past := time.Now().Add(-time.Hour)
+	for _, c := range []struct {
+		name  string
+		start bool // offload exercise start 4
+		runs  func(t *testing.T, out string, started time.Time)
+		hint  string // "": must pass
+	}{
+		{"skeleton: nothing run", true, func(*testing.T, string, time.Time) {}, "found no worker-crash or web-crash runs"},
+		{"never started", false, func(t *testing.T, out string, _ time.Time) {
+			writeResults(t, filepath.Join(out, "run"), time.Now(), crashRuns(0)...)
+		}, "offload exercise start 4"},
+		{"wrong: an old make bench from before the start", true, func(t *testing.T, out string, _ time.Time) {
+			writeResults(t, filepath.Join(out, "old"), past, crashRuns(0)...)
+		}, "found no worker-crash or web-crash runs"},
+		{"wrong: queue lost jobs in a timing-invalid run", true, func(t *testing.T, out string, started time.Time) {
+			runs := crashRuns(10)
+			runs[2].Invalid = "the generator fell 80 ms behind its schedule"
+			writeResults(t, filepath.Join(out, "run"), started.Add(time.Second), runs...)
+		}, "queue lost 10 jobs"},
+		{"wrong: only queue was run", true, func(t *testing.T, out string, started time.Time) {
+			writeResults(t, filepath.Join(out, "run"), started.Add(time.Second), crashRuns(0)[2:]...)
+		}, "no measured fireforget or localipc run"},
+		{"wrong: a newer run hides a passing one", true, func(t *testing.T, out string, started time.Time) {
+			writeResults(t, filepath.Join(out, "run1"), started.Add(time.Second), crashRuns(0)...)
+			writeResults(t, filepath.Join(out, "run2"), started.Add(2*time.Second), crashRuns(10)[2:3]...)
+			later := time.Now().Add(time.Second) // newer, whatever the file-system clock's resolution
+			if err := os.Chtimes(filepath.Join(out, "run2", "results.json"), later, later); err != nil {
+				t.Fatal(err)
+			}
+		}, "queue lost 10 jobs"},
+		{"solution", true, func(t *testing.T, out string, started time.Time) {
+			writeResults(t, filepath.Join(out, "old"), past, crashRuns(10)...) // an old bench is ignored
+			writeResults(t, filepath.Join(out, "run"), started.Add(time.Second), crashRuns(0)...)
+		}, ""},
+		{"solution, a run timing-invalid", true, func(t *testing.T, out string, started time.Time) {
+			runs := crashRuns(0)
+			runs[1].Invalid = "the generator fell 80 ms behind its schedule"
+			writeResults(t, filepath.Join(out, "run"), started.Add(time.Second), runs...)
+		}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := workshop.Options{Out: t.TempDir()}
+			var started time.Time
+			if c.start {
+				var err error
+				if started, err = workshop.Start(o, 4); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.runs(t, o.Out, started)
+			msg, err := workshop.CheckKillThings(context.Background(), o)
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+		})
+	}
 }
 
 func TestExercise5Capture(t *testing.T) {
@@ -154,20 +204,38 @@ func TestExercise5Capture(t *testing.T) {
 }
 
 func TestExercise6Retry(t *testing.T) {
-	o := workshop.Options{}
-	_, err := workshop.CheckRetry(context.Background(), o, workshop.ParticipantRetry())
-	wantHint(t, err, "failed during the 700.0 ms mail outage after 1 attempt(s)")
 	solution := func(send workshop.Send, p ex06.Policy) workshop.Send {
 		return sol06.Worker{Send: send, Policy: p}.Perform
 	}
-	msg, err := workshop.CheckRetry(context.Background(), o, solution)
-	wantPass(t, msg, err)
+	for _, c := range []struct {
+		name  string
+		retry workshop.Retry
+		hint  string // "": must pass
+	}{
+		{"skeleton", workshop.ParticipantRetry(), "failed during the 700.0 ms mail outage after 1 attempt(s)"},
+		{"step: Base, then Max", stepWait, "but 32 of 32 jobs waited longer"},
+		{"linear growth", linearWait, "the waits do not double"},
+		{"constant wait", constantWait, "the waits do not double"},
+		{"bare time.Sleep", sleepsThrough, "it sleeps through a cancelled context"},
+		{"solution", solution, ""},
+		{"full jitter", fullJitter, ""},
+		{"equal jitter", equalJitter, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg, err := workshop.CheckRetry(context.Background(), workshop.Options{}, c.retry)
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+		})
+	}
 }
 
 func TestExercise7Scale(t *testing.T) {
 	out := t.TempDir()
 	o := workshop.Options{Out: out}
-	writeResults(t, filepath.Join(out, "r"), results.Run{Strategy: "queue", Scenario: "scale", Workers: 1})
+	writeResults(t, filepath.Join(out, "r"), time.Now(), results.Run{Strategy: "queue", Scenario: "scale", Workers: 1})
 	_, err := workshop.CheckScale(context.Background(), o)
 	wantHint(t, err, "two or more worker counts")
 
@@ -176,7 +244,7 @@ func TestExercise7Scale(t *testing.T) {
 		runs = append(runs, results.Run{Strategy: "queue", Scenario: "scale", Workers: w,
 			ThroughputRPS: results.Throughput{Offered: 200, Delivered: min(200, float64(80*w))}})
 	}
-	writeResults(t, filepath.Join(out, "r2"), runs...)
+	writeResults(t, filepath.Join(out, "r2"), time.Now(), runs...)
 	msg, err := workshop.CheckScale(context.Background(), o)
 	wantPass(t, msg, err)
 }

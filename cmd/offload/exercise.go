@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/workshop"
@@ -13,8 +14,8 @@ import (
 // errNotYet is exit 1 with the hint already printed.
 var errNotYet = errors.New("not there yet")
 
-// runExercise is `offload exercise list` and `offload exercise check N`:
-// the workshop's self-checks (docs/workshop/).
+// runExercise is `offload exercise list`, `offload exercise start N` and
+// `offload exercise check N`: the workshop's self-checks (docs/workshop/).
 func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("exercise", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "the server the run-only checks look at (exercises 1, 2)")
@@ -22,7 +23,7 @@ func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	out := fs.String("out", "out", "where offload bench wrote its results (exercises 4, 7)")
 	verbose := fs.Bool("v", false, "print what the check measures as it goes")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: offload exercise list\n       offload exercise check N [flags]   (or: make exercise N=3)")
+		fmt.Fprintln(stderr, "usage: offload exercise list\n       offload exercise start N [--out DIR]   (exercises 4 and 7 count only bench runs made after it)\n       offload exercise check N [flags]   (or: make exercise N=3)")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -35,13 +36,13 @@ func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stdout, "%d  %-60s docs/workshop/%s\n", e.N, e.Title, e.Doc)
 		}
 		return nil
-	case "check":
+	case "check", "start":
 	default:
 		fs.Usage()
-		return cli.Usagef("exercise: unknown subcommand %q: say list or check N", args[0])
+		return cli.Usagef("exercise: unknown subcommand %q: say list, start N or check N", args[0])
 	}
 	if len(args) < 2 {
-		return cli.Usagef("exercise check: which exercise? e.g. offload exercise check 1")
+		return cli.Usagef("exercise %s: which exercise? e.g. offload exercise %s 4", args[0], args[0])
 	}
 	ex, err := workshop.Lookup(args[1])
 	if err != nil {
@@ -51,6 +52,14 @@ func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	o := workshop.Options{Addr: *addr, Addr2: *addr2, Out: *out}
+	if args[0] == "start" {
+		at, err := workshop.Start(o, ex.N)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "exercise %d started at %s: its check counts bench runs under %s/ made from now on\n", ex.N, at.Format(time.TimeOnly), *out)
+		return nil
+	}
 	if *verbose {
 		o.Log = stderr
 	}
