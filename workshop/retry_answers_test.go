@@ -83,6 +83,6 @@ var (
 	linearWait = retryAnswer(func(k int, p ex06.Policy) time.Duration {
 		return min(time.Duration(k+1)*p.Base, p.Max)
 	}, selectSleep)
-	constantWait = retryAnswer(func(k int, p ex06.Policy) time.Duration { return p.Base }, selectSleep)
+	constantWait  = retryAnswer(func(k int, p ex06.Policy) time.Duration { return p.Base }, selectSleep)
 	sleepsThrough = retryAnswer(doubling, bareSleep) // right waits, deaf to ctx
 )
