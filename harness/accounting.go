@@ -29,6 +29,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	a := Account(rec)
 	acc := a.Run
 	acc.Strategy, acc.Scenario, acc.Loop, acc.Variant, acc.Workers = out.Strategy, out.Scenario, out.Loop, out.Variant, out.Workers
+	acc.Style = out.Style
 	acc.OfferedRPS = out.OfferedRPS
 	acc.DurationS = round3(m.end.Sub(m.start).Seconds())
 	acc.DrainS = round3(rec.DrainEnd.Sub(drainStart).Seconds())

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // Bench runs plans and writes results. Build it with the fields below and
@@ -22,7 +22,6 @@ type Bench struct {
 	Sink     *mailsink.Sink // the mail sink every strategy sends to
 	Target   string         // measure this externally started server instead of starting processes
 	Timing   Timing
-	Built    []string // strategies present in this binary's registry
 	Progress func(results.Progress)
 	Log      io.Writer // one line per phase; nil: none
 	Clock    Clock     // default RealClock
@@ -63,9 +62,13 @@ func (b *Bench) Orphans() []string {
 func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error) {
 	var plans []Plan
 	for _, st := range strategies {
-		variants := []Variant{{}}
-		for _, v := range Topologies[st].Variants {
-			if !quick || !v.Full {
+		entry, err := catalog.Lookup(st)
+		if err != nil && b.Target == "" {
+			return nil, err
+		}
+		variants := []catalog.Variant{{}}
+		for _, v := range entry.Variants {
+			if !quick || !v.FullOnly {
 				variants = append(variants, v)
 			}
 		}
@@ -75,7 +78,7 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 				if err != nil {
 					return nil, err
 				}
-				plans = append(plans, b.expand(st, sc, v, quick)...)
+				plans = append(plans, b.expand(entry, st, sc, v, quick)...)
 			}
 		}
 	}
@@ -85,9 +88,9 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 	return plans, nil
 }
 
-func (b *Bench) expand(st string, sc Scenario, v Variant, quick bool) []Plan {
-	base := Plan{Strategy: st, Scenario: sc, Variant: v, Loop: "node", Workers: 1}
-	na := b.naReason(st, sc, v)
+func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Variant, quick bool) []Plan {
+	base := Plan{Strategy: st, Entry: e, Scenario: sc, Variant: v, Loop: "node", Workers: 1}
+	na := b.naReason(e, sc, v)
 	if na != "" {
 		base.NA = na
 		return []Plan{base}
@@ -107,7 +110,7 @@ func (b *Bench) expand(st string, sc Scenario, v Variant, quick bool) []Plan {
 	return out
 }
 
-func (b *Bench) naReason(st string, sc Scenario, v Variant) string {
+func (b *Bench) naReason(e catalog.Entry, sc Scenario, v catalog.Variant) string {
 	if b.Target != "" {
 		switch sc.Name {
 		case Steady, CPU, Burst, MailOutage:
@@ -115,10 +118,7 @@ func (b *Bench) naReason(st string, sc Scenario, v Variant) string {
 		}
 		return "external target (--target): the harness does not control its processes"
 	}
-	if !slices.Contains(b.Built, st) {
-		return "strategy not built: it is not in this binary's registry yet"
-	}
-	return NAReason(st, sc.Name, v)
+	return e.NAReason(sc.Name, v)
 }
 
 // Run executes plans in order, then writes results.json and results.csv.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,14 +18,15 @@ import (
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // EnvConfig says what to start for one run.
 type EnvConfig struct {
 	Exe      string // the offload binary
 	Strategy string
-	Topology Topology
-	Variant  Variant
+	Entry    catalog.Entry
+	Variant  catalog.Variant
 	Workers  int    // job workers (Brokered); default 1
 	Loop     string // the web's --loop
 	SMTP     string // the sink
@@ -34,15 +37,15 @@ type EnvConfig struct {
 // Env is the set of processes one run measures: fresh for every run, all
 // in their own process groups, all killed by Close.
 type Env struct {
-	cfg     EnvConfig
-	addr    string // web host:port
-	zmq     string
-	redis   *redisproc.Server
-	web     *proc.Process // serve, or the supervisor
-	workers []*proc.Process
-	extra   map[string]*proc.Process
-	all     []*proc.Process // every process ever started, for the orphan check
-	seen    map[int]bool    // supervisor children seen, for the orphan check
+	cfg      EnvConfig
+	addr     string // web host:port
+	endpoint string // a variant's fresh endpoint (zmq), shared by web and workers
+	redis    *redisproc.Server
+	web      *proc.Process // serve, or the supervisor
+	workers  []*proc.Process
+	extra    map[string]*proc.Process
+	all      []*proc.Process // every process ever started, for the orphan check
+	seen     map[int]bool    // supervisor children seen, for the orphan check
 }
 
 // StartEnv starts redis (if needed), the web process and the workers, and
@@ -68,14 +71,14 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		return nil, err
 	}
 	e.addr = "127.0.0.1:" + strconv.Itoa(port)
-	if cfg.Variant.ZMQ {
+	if cfg.Variant.FreshEndpoint != "" {
 		zp, err := redisproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		e.zmq = "tcp://127.0.0.1:" + strconv.Itoa(zp)
+		e.endpoint = "tcp://127.0.0.1:" + strconv.Itoa(zp)
 	}
-	if cfg.Topology.Redis && !cfg.Variant.NoRedis {
+	if cfg.Entry.WantsRedis(cfg.Variant.Transport) {
 		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
 			return nil, fmt.Errorf("start redis: %w", err)
@@ -88,16 +91,16 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 	if err := e.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.Topology.Layout == Brokered {
+	if cfg.Entry.Layout() == catalog.Brokered {
 		for i := range cfg.Workers {
-			p, err := e.start(workerRole(i), e.workerArgs(cfg.Topology.WorkerArgs))
+			p, err := e.start(workerRole(i), e.workerArgs(cfg.Entry.BenchWorkerArgs))
 			if err != nil {
 				return nil, err
 			}
 			e.workers = append(e.workers, p)
 		}
-		for role, args := range cfg.Topology.Extra {
-			p, err := e.start(role, e.workerArgs(args))
+		for _, role := range slices.Sorted(maps.Keys(cfg.Entry.Extra)) {
+			p, err := e.start(role, e.workerArgs(cfg.Entry.Extra[role]))
 			if err != nil {
 				return nil, err
 			}
@@ -117,15 +120,18 @@ func (e *Env) common() []string {
 	if e.redis != nil {
 		a = append(a, "--redis", e.redis.URL())
 	}
-	if e.zmq != "" {
-		a = append(a, "--transport", "zmq", "--zmq", e.zmq)
+	if t := e.cfg.Variant.Transport; t != "" {
+		a = append(a, "--transport", t)
+	}
+	if e.endpoint != "" {
+		a = append(a, e.cfg.Variant.FreshEndpoint, e.endpoint)
 	}
 	return a
 }
 
 func (e *Env) webArgs() []string {
 	cmd := "serve"
-	if e.cfg.Topology.Layout == Supervised {
+	if e.cfg.Entry.Layout() == catalog.Supervised {
 		cmd = "run"
 	}
 	return append([]string{cmd, "--addr", e.addr, "--loop", e.cfg.Loop}, e.common()...)
@@ -180,11 +186,11 @@ func (e *Env) Targets() []Target {
 	var t []Target
 	if e.web != nil && !e.web.Exited() {
 		role := "web"
-		if e.cfg.Topology.Layout == Supervised {
+		if e.cfg.Entry.Layout() == catalog.Supervised {
 			role = "supervisor"
 		}
-		t = append(t, Target{Role: role, PID: e.web.PID(), Tree: e.cfg.Topology.Layout == Supervised})
-		if e.cfg.Topology.Layout == Supervised {
+		t = append(t, Target{Role: role, PID: e.web.PID(), Tree: e.cfg.Entry.Layout() == catalog.Supervised})
+		if e.cfg.Entry.Layout() == catalog.Supervised {
 			for _, c := range Children("/proc", e.web.PID()) {
 				e.seen[c] = true
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/wait"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // Fault kinds, as recorded in results.json.
@@ -89,7 +90,7 @@ func (f *envInjector) Inject(ctx context.Context, kind string, d time.Duration) 
 		if f.accepted != nil {
 			f.accepted(ctx)
 		}
-		if e.cfg.Topology.Layout == Supervised {
+		if e.cfg.Entry.Layout() == catalog.Supervised {
 			sub := map[string]string{FaultKillWeb: "serve", FaultKillWorker: "work"}[kind]
 			pid, err := e.supervisedChild(sub)
 			if err != nil {
@@ -127,7 +128,7 @@ func (f *envInjector) Repair(ctx context.Context, kind string) error {
 		e.all = append(e.all, e.redis.Process())
 		return nil
 	case FaultKillWeb, FaultKillWorker:
-		if e.cfg.Topology.Layout == Supervised {
+		if e.cfg.Entry.Layout() == catalog.Supervised {
 			return f.awaitSupervisorRestart(ctx, kind)
 		}
 		if kind == FaultKillWeb {
@@ -138,7 +139,7 @@ func (f *envInjector) Repair(ctx context.Context, kind string) error {
 			e.web = p
 			return e.waitHealthy(ctx)
 		}
-		p, err := e.start("worker-1", e.workerArgs(e.cfg.Topology.WorkerArgs))
+		p, err := e.start("worker-1", e.workerArgs(e.cfg.Entry.BenchWorkerArgs))
 		if err != nil {
 			return err
 		}

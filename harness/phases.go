@@ -9,6 +9,7 @@ import (
 
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // execute runs one plan through its phases: set-up, warm-up (discarded),
@@ -83,7 +84,7 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return func() error { return nil }, err
 	}
-	env, err := StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Topology: Topologies[r.plan.Strategy],
+	env, err := StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
 		Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf})
 	if err != nil {
 		logf.Close()
@@ -189,7 +190,7 @@ func (r *run) measure(ctx context.Context) measured {
 	faultDone := make(chan FaultWindow, 1)
 	if sc.Fault != nil && r.env != nil || sc.Fault != nil && sc.Fault.Kind == FaultMailOutage {
 		plan := *sc.Fault
-		if r.env != nil && r.env.cfg.Topology.Layout == Supervised && plan.Kind != FaultMailOutage {
+		if r.env != nil && r.env.cfg.Entry.Layout() == catalog.Supervised && plan.Kind != FaultMailOutage {
 			plan.For = 0 // the supervisor restarts its child itself; the repair is when it is back
 		}
 		go func() {

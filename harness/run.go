@@ -12,14 +12,16 @@ import (
 
 	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // Plan is one run: a strategy through a scenario in one configuration.
 type Plan struct {
 	Index, Total int
 	Strategy     string
+	Entry        catalog.Entry // zero for an external target
 	Scenario     Scenario
-	Variant      Variant
+	Variant      catalog.Variant
 	Loop         string
 	Workers      int
 	NA           string // set: report n/a with this reason, start nothing
@@ -37,10 +39,19 @@ func (p Plan) label() string {
 	return s
 }
 
+// style copies the catalog's drawing facts into the run, so reports need
+// nothing but results.json.
+func (p Plan) style() *results.Style {
+	if p.Entry.Name == "" {
+		return nil // an external target: reports give it a neutral look
+	}
+	return p.Entry.ResultStyle(p.Variant)
+}
+
 func (p Plan) newRun() results.Run {
 	r := results.Run{Strategy: p.Strategy, Scenario: p.Scenario.Name, Loop: p.Loop, Variant: p.Variant.Name,
 		OfferedRPS: p.Scenario.Rate, Status: map[string]int{}, Faults: []results.Fault{}, Timeseries: []results.Point{},
-		Processes: []results.ProcessUse{}}
+		Processes: []results.ProcessUse{}, Style: p.style()}
 	if p.Scenario.Name == Scale && p.NA == "" {
 		r.Workers = p.Workers
 		r.Variant = strings.TrimSpace(r.Variant + fmt.Sprintf(" workers=%d", p.Workers))

@@ -155,7 +155,7 @@ func boxThumb(c color.Color) plot.Thumbnailer {
 func strategyLegend(series []Series) []legendEntry {
 	var out []legendEntry
 	for _, s := range series {
-		out = append(out, legendEntry{s.Label(), []plot.Thumbnailer{lineThumb(StrategyColor(s.Strategy), vg.Points(2), s.vgDashes())}})
+		out = append(out, legendEntry{s.Label(), []plot.Thumbnailer{lineThumb(s.Color(), vg.Points(2), s.vgDashes())}})
 	}
 	return out
 }

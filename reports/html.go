@@ -33,7 +33,7 @@ func HTML(f *results.File, charts []Chart) ([]byte, error) {
 		Thresholds: Thresholds(), CostScenario: costKey(f),
 	}
 	for _, v := range Verdicts(f) {
-		c := StrategyColor(v.Series.Strategy)
+		c := v.Series.Color()
 		data.Verdicts = append(data.Verdicts, verdictView{v, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)})
 	}
 	for _, c := range charts {

@@ -68,7 +68,7 @@ func lagChart(f *results.File) *Chart {
 				xys = append(xys, plotter.XY{X: pt.T + interval(r.Timeseries, i), Y: max(pt.LagMaxMS, lo)})
 			}
 			l, _ := plotter.NewLine(xys)
-			l.LineStyle = draw.LineStyle{Color: StrategyColor(s.Strategy), Width: vg.Points(1.8), Dashes: loopDashes(r.Loop)}
+			l.LineStyle = draw.LineStyle{Color: s.Color(), Width: vg.Points(1.8), Dashes: loopDashes(r.Loop)}
 			p.Add(l)
 			if !slices.Contains(loops, r.Loop) {
 				loops = append(loops, r.Loop)

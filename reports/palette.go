@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"cmp"
+	"fmt"
 	"image/color"
 	"slices"
 	"strings"
@@ -8,38 +10,17 @@ import (
 	"github.com/offload/offload/results"
 )
 
-// Colours are Okabe and Ito's palette, chosen to stay distinguishable with
-// the common kinds of colour blindness. Each strategy keeps its colour in
-// every chart; yellow is left out because it vanishes on white.
-var strategyColors = map[string]color.NRGBA{
-	"foreground": {0xD5, 0x5E, 0x00, 0xFF}, // vermillion
-	"fireforget": {0xE6, 0x9F, 0x00, 0xFF}, // orange
-	"localipc":   {0xCC, 0x79, 0xA7, 0xFF}, // reddish purple
-	"pubsub":     {0x56, 0xB4, 0xE9, 0xFF}, // sky blue
-	"queue":      {0x00, 0x72, 0xB2, 0xFF}, // blue
-	"eventbus":   {0x00, 0x9E, 0x73, 0xFF}, // bluish green
-}
-
 var (
-	otherColor = color.NRGBA{0x33, 0x33, 0x33, 0xFF} // a strategy this palette does not know
+	otherColor = color.NRGBA{0x33, 0x33, 0x33, 0xFF} // a run that carries no style (an external target, an old file)
 	greyLight  = color.NRGBA{0xE4, 0xE4, 0xE4, 0xFF} // fault windows
 	greyMid    = color.NRGBA{0x88, 0x88, 0x88, 0xFF} // reference lines: offered rate, thresholds
 )
 
-// talkOrder is the order the talk presents the strategies in; reports keep
-// it so a reader moves from the worst idea to the best one.
-var talkOrder = []string{"foreground", "fireforget", "localipc", "pubsub", "queue", "eventbus"}
-
 // scenarioOrder puts the baseline first and the faults in a fixed order.
 var scenarioOrder = []string{"steady", "cpu", "burst", "worker-crash", "web-crash", "broker-restart", "mail-outage", "scale"}
 
-// StrategyColor is the strategy's colour in every chart.
-func StrategyColor(strategy string) color.NRGBA {
-	if c, ok := strategyColors[strategy]; ok {
-		return c
-	}
-	return otherColor
-}
+// unstyled sorts runs without a style after every styled one.
+const unstyled = 1 << 20
 
 // rank orders names by a known order, then unknown names alphabetically.
 func rank(order []string) func(a, b string) int {
@@ -59,22 +40,55 @@ func rank(order []string) func(a, b string) int {
 
 // Series is one line in a chart: a strategy, possibly in a variant of its
 // own (transport=zmq). Variants that describe the scenario instead (the
-// loop model, the number of workers) are not part of it.
+// loop model, the number of workers) are not part of it. Its place and
+// look come from the run's style, which the harness copied from the
+// strategy catalog.
 type Series struct {
 	Strategy string
 	Variant  string
+	order    int
+	label    string
+	color    color.NRGBA
+	dash     [2]float64 // zero: solid
 }
 
 // Label is how a series is named in legends and tables.
 func (s Series) Label() string {
-	if s.Variant == "" {
+	switch {
+	case s.label != "":
+		return s.label
+	case s.Variant == "":
 		return s.Strategy
 	}
 	return s.Strategy + " (" + s.Variant + ")"
 }
 
+// Color is the series' colour in every chart.
+func (s Series) Color() color.NRGBA { return s.color }
+
 func seriesOf(r results.Run) Series {
-	return Series{Strategy: r.Strategy, Variant: strategyVariant(r.Variant)}
+	s := Series{Strategy: r.Strategy, Variant: strategyVariant(r.Variant), order: unstyled, color: otherColor}
+	if st := r.Style; st != nil {
+		s.order, s.label = st.Order, st.Label
+		if c, ok := parseColor(st.Color); ok {
+			s.color = c
+		}
+		copy(s.dash[:], st.Dash)
+	}
+	return s
+}
+
+// parseColor reads "#rrggbb".
+func parseColor(hex string) (color.NRGBA, bool) {
+	var c color.NRGBA
+	if len(hex) != 7 || hex[0] != '#' {
+		return c, false
+	}
+	if _, err := fmt.Sscanf(hex[1:], "%02x%02x%02x", &c.R, &c.G, &c.B); err != nil {
+		return c, false
+	}
+	c.A = 0xFF
+	return c, true
 }
 
 // strategyVariant drops the parts of a variant that describe the scenario.
@@ -92,7 +106,10 @@ func strategyVariant(v string) string {
 }
 
 func compareSeries(a, b Series) int {
-	if c := rank(talkOrder)(a.Strategy, b.Strategy); c != 0 {
+	if c := cmp.Compare(a.order, b.order); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Strategy, b.Strategy); c != 0 {
 		return c
 	}
 	return strings.Compare(a.Variant, b.Variant)
@@ -113,17 +130,17 @@ func allSeries(f *results.File) []Series {
 // dashes tells variants of one strategy apart in line charts (the colour
 // stays the strategy's).
 func (s Series) dashes() []float64 {
-	if s.Variant == "" {
+	if s.dash == [2]float64{} {
 		return nil
 	}
-	return []float64{2, 2}
+	return s.dash[:]
 }
 
 // fill is the colour a series' bars take: the strategy's own, or for a
 // variant (transport=zmq) the same hue lightened, since bars have no dash
 // pattern to tell the two apart.
 func (s Series) fill() color.NRGBA {
-	c := StrategyColor(s.Strategy)
+	c := s.color
 	if s.Variant == "" {
 		return c
 	}

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -222,7 +223,7 @@ func TestHTMLSelfContained(t *testing.T) {
 	if svgs != len(charts) {
 		t.Errorf("%d inline SVGs, want %d", svgs, len(charts))
 	}
-	for _, s := range talkOrder {
+	for _, s := range catalog.Names() {
 		if !strategies[s] {
 			t.Errorf("strategy %s has no verdict in report.html", s)
 		}

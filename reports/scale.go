@@ -62,7 +62,7 @@ func scaleChart(f *results.File) *Chart {
 			xys = append(xys, plotter.XY{X: float64(r.Workers), Y: r.ThroughputRPS.Delivered})
 		}
 		l, sc, _ := plotter.NewLinePoints(xys)
-		c := StrategyColor(s.Strategy)
+		c := s.Color()
 		l.LineStyle = draw.LineStyle{Color: c, Width: vg.Points(2), Dashes: s.vgDashes()}
 		sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
 		p.Add(l, sc)

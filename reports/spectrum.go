@@ -77,7 +77,7 @@ func spectrumPanel(title string, runs []results.Run, m Metric, opt Options, with
 	}
 	for _, r := range runs {
 		s := seriesOf(r)
-		style := draw.LineStyle{Color: StrategyColor(s.Strategy), Width: vg.Points(2), Dashes: s.vgDashes()}
+		style := draw.LineStyle{Color: s.Color(), Width: vg.Points(2), Dashes: s.vgDashes()}
 		var qs []Quantile
 		if opt.Quantiles != nil {
 			qs = opt.Quantiles(r, m)

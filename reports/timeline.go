@@ -76,8 +76,8 @@ func timelineFigure(runs []results.Run) *figure {
 		}
 		rate.Y.Min, rate.Y.Max = 0, rmax
 		backlog.Y.Min, backlog.Y.Max = 0, bmax
-		addRateLines(rate, r, StrategyColor(s.Strategy))
-		addBacklog(backlog, r, StrategyColor(s.Strategy))
+		addRateLines(rate, r, s.Color())
+		addBacklog(backlog, r, s.Color())
 		panels = append(panels, []*plot.Plot{rate, backlog})
 	}
 	black := color.Black

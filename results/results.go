@@ -44,6 +44,9 @@ type Run struct {
 	Loop       string  `json:"loop"`              // concurrency model of the web process
 	Variant    string  `json:"variant,omitempty"` // e.g. "transport=zmq", "workers=4"
 	Workers    int     `json:"workers,omitempty"`
+	// Style is how reports draw the run's series, copied from the
+	// strategy catalog so that reports need nothing but this file.
+	Style *Style `json:"style,omitempty"`
 	OfferedRPS float64 `json:"offered_rps"`
 	DurationS  float64 `json:"duration_s"` // measured phase
 
@@ -113,6 +116,14 @@ type Run struct {
 	// target that mails elsewhere): delivered, lost and e2e are then
 	// unknown, not zero.
 	DeliveryNA string `json:"delivery_na,omitempty"`
+}
+
+// Style is a series' place and look in reports.
+type Style struct {
+	Order int       `json:"order"` // the strategy's place in the talk's order, 0 first
+	Label string    `json:"label"` // legend and table name, e.g. "pubsub (transport=zmq)"
+	Color string    `json:"color"` // "#rrggbb"
+	Dash  []float64 `json:"dash,omitempty"`
 }
 
 // Percentiles of a latency distribution in milliseconds.

@@ -28,7 +28,7 @@ type Runtime = eventloop.Runtime
 
 // Strategy is the web side of one way to move a job off the request path.
 type Strategy interface {
-	// Name is the strategy's registry name, e.g. "queue".
+	// Name is the strategy's catalog name, e.g. "queue".
 	Name() string
 	// Submit hands j over and calls reply exactly once with the outcome.
 	// It is called as handler code (on the loop under --loop node): it must
@@ -110,7 +110,7 @@ type Config struct {
 }
 
 // WorkConfig is what any `offload work` process gets from the common flags.
-// Strategy-specific worker flags are registered by the registry entry's
+// Strategy-specific worker flags are registered by the catalog entry's
 // Worker func and captured in its closure.
 type WorkConfig struct {
 	SMTPAddr    string

@@ -17,7 +17,7 @@ import (
 	"github.com/offload/offload/workshop/ex05"
 )
 
-// NewStrategy builds a strategy, as the registry's New does.
+// NewStrategy builds a strategy, as the catalog entry's New does.
 type NewStrategy func(strategies.Config) (strategies.Strategy, error)
 
 // ParticipantCapture is the participant's fireforget copy in workshop/ex05.

@@ -37,7 +37,7 @@ func CheckSeventh(ctx context.Context, o Options, pkg string) (string, error) {
 	err := cmd.Run()
 	if err == nil {
 		return fmt.Sprintf("%s passes the conformance suite every strategy passes.\n"+
-			"Next: add it to strategies/registry (one line), then: offload bench --strategies <name> --scenarios steady,web-crash --quick", pkg), nil
+			"Next: add its entry to strategies/catalog/entries.go (one entry), then: offload bench --strategies <name> --scenarios steady,web-crash --quick", pkg), nil
 	}
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("go test %s: %w", pkg, ctx.Err())

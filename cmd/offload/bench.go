@@ -18,14 +18,14 @@ import (
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
-	"github.com/offload/offload/strategies/registry"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // runBench is `offload bench`: every strategy through every scenario, with
 // its own redis-servers, mail sink and processes, into OUT/<timestamp>/.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("bench", stderr)
-	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(harness.StrategyOrder, ","))
+	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(catalog.Names(), ","))
 	scens := fs.String("scenarios", "all", "comma list of scenarios, or all: "+strings.Join(harness.ScenarioOrder, ","))
 	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
@@ -41,7 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	strategies, err := harness.ParseList(*strats, harness.StrategyOrder, "strategy")
+	strategies, err := harness.ParseList(*strats, catalog.Names(), "strategy")
 	if err != nil {
 		return cli.Usage(err)
 	}
@@ -80,7 +80,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	progress := liveView(stdout)
 	defer closeLiveView()
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
-		Built: registry.Names(), Log: liveLog(stderr), Progress: progress}
+		Log: liveLog(stderr), Progress: progress}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
 		return cli.Usage(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/strategies"
-	"github.com/offload/offload/strategies/registry"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // strategyFlags are the flags serve, work and run share: which strategy,
@@ -27,7 +27,7 @@ type strategyFlags struct {
 }
 
 func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
-	fs.StringVar(&f.strategy, "strategy", "", "strategy: "+strings.Join(registry.Names(), ", "))
+	fs.StringVar(&f.strategy, "strategy", "", "strategy: "+strings.Join(catalog.Names(), ", "))
 	fs.StringVar(&f.redis, "redis", "", "Redis URL, e.g. redis://127.0.0.1:6379/0 (also REDIS_URL)")
 	fs.StringVar(&f.smtp, "smtp", smtpDefault, "SMTP server host:port that mail is sent to")
 	fs.StringVar(&f.transport, "transport", "redis", "pubsub transport: redis or zmq")
@@ -39,38 +39,38 @@ func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
 
 // validate checks what can be checked without connecting; every error is a
 // UsageError naming the flag.
-func (f *strategyFlags) validate() (registry.Entry, error) {
+func (f *strategyFlags) validate() (catalog.Entry, error) {
 	if f.strategy == "" {
-		return registry.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(registry.Names(), ", "))
+		return catalog.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(catalog.Names(), ", "))
 	}
-	e, err := registry.Lookup(f.strategy)
+	e, err := catalog.Lookup(f.strategy)
 	if err != nil {
-		return registry.Entry{}, cli.Usage(err)
+		return catalog.Entry{}, cli.Usage(err)
 	}
 	if f.redis != "" {
 		if err := checkRedisURL(f.redis); err != nil {
-			return registry.Entry{}, cli.Usagef("--redis %q: %v", f.redis, err)
+			return catalog.Entry{}, cli.Usagef("--redis %q: %v", f.redis, err)
 		}
 	}
 	if f.smtp != "" {
 		if _, _, err := net.SplitHostPort(f.smtp); err != nil {
-			return registry.Entry{}, cli.Usagef("--smtp %q: want host:port: %v", f.smtp, err)
+			return catalog.Entry{}, cli.Usagef("--smtp %q: want host:port: %v", f.smtp, err)
 		}
 	}
 	switch f.transport {
 	case "redis", "zmq":
 	default:
-		return registry.Entry{}, cli.Usagef("--transport %q: use redis or zmq", f.transport)
+		return catalog.Entry{}, cli.Usagef("--transport %q: use redis or zmq", f.transport)
 	}
 	if f.partitions < 1 {
-		return registry.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
+		return catalog.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
 	}
 	return e, nil
 }
 
 // preselect finds --strategy in args (or OFFLOAD_STRATEGY) before the full
 // parse, for commands whose other flags depend on the strategy.
-func (f *strategyFlags) preselect(args []string) (registry.Entry, error) {
+func (f *strategyFlags) preselect(args []string) (catalog.Entry, error) {
 	name := os.Getenv(cli.EnvName("strategy"))
 	for i, a := range args {
 		switch {
@@ -84,9 +84,9 @@ func (f *strategyFlags) preselect(args []string) (registry.Entry, error) {
 	}
 	f.strategy = name
 	if name == "" {
-		return registry.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(registry.Names(), ", "))
+		return catalog.Entry{}, cli.Usagef("--strategy is required: use one of %s", strings.Join(catalog.Names(), ", "))
 	}
-	e, err := registry.Lookup(name)
+	e, err := catalog.Lookup(name)
 	return e, cli.Usage(err)
 }
 

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +21,7 @@ import (
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/strategies"
-	"github.com/offload/offload/strategies/registry"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // runRun starts everything one strategy needs — its own redis-server and
@@ -115,9 +117,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return err
 			}
 		}
-		for i, extra := range entry.ExtraWorkers {
-			args := append(append(append([]string{"work"}, sf.args()...), workerArgs...), extra...) // extra's own flags win
-			spec := proc.Spec{Name: fmt.Sprintf("extra-%d", i+1), Path: exe, Args: args, Output: stderr}
+		for _, role := range slices.Sorted(maps.Keys(entry.Extra)) {
+			args := append(append(append([]string{"work"}, sf.args()...), workerArgs...), entry.Extra[role]...) // extra's own flags win
+			spec := proc.Spec{Name: role, Path: exe, Args: args, Output: stderr}
 			if _, err := sup.Add(spec); err != nil {
 				return err
 			}
@@ -135,8 +137,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if entry.HasWorkers() {
 		fmt.Fprintf(stdout, "  workers %d\n", *workers)
-		for _, extra := range entry.ExtraWorkers {
-			fmt.Fprintf(stdout, "  worker  %s\n", strings.Join(extra, " "))
+		for _, role := range slices.Sorted(maps.Keys(entry.Extra)) {
+			fmt.Fprintf(stdout, "  %-6s %s\n", role, strings.Join(entry.Extra[role], " "))
 		}
 	}
 	fmt.Fprintf(stdout, "try:\n  curl -s -X POST %s/jobs -d '{\"to\":\"you@example.org\",\"subject\":\"hi\",\"text\":\"hello\"}'\n", base)
@@ -160,7 +162,7 @@ func serveSinkStats(sink *mailsink.Sink) (url string, stop func(), err error) {
 // adoptWorkerFlags lets `offload run` take the strategy's worker flags
 // (`--max 10`, `--rate 50`, ...) and pass them on to every worker it starts.
 // It returns their names; a name run already has keeps run's meaning.
-func adoptWorkerFlags(fs *flag.FlagSet, e registry.Entry) []string {
+func adoptWorkerFlags(fs *flag.FlagSet, e catalog.Entry) []string {
 	wfs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	e.Worker(wfs)
 	var names []string

@@ -18,7 +18,7 @@ import (
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/redisproc"
-	"github.com/offload/offload/strategies/registry"
+	"github.com/offload/offload/strategies/catalog"
 	"github.com/offload/offload/strategies/strategytest"
 )
 
@@ -175,7 +175,7 @@ func TestWorkersStopOnSIGTERM(t *testing.T) {
 }
 
 func TestRunPassesWorkerFlagsOn(t *testing.T) {
-	e, err := registry.Lookup("queue")
+	e, err := catalog.Lookup("queue")
 	if err != nil {
 		t.Fatal(err)
 	}

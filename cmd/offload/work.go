@@ -8,7 +8,7 @@ import (
 )
 
 // runWork runs the worker side of a strategy whose jobs run outside the web
-// process. The common flags are registered here; the strategy's registry
+// process. The common flags are registered here; the strategy's catalog
 // entry registers its own (concurrency, groups, ...) on the same FlagSet.
 func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("work", stderr)

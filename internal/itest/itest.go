@@ -114,37 +114,47 @@ func Sink(t testing.TB, cfg mailsink.Config) *mailsink.Sink {
 	return s
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// builds holds one build of cmd/offload per set of build tags.
+var builds sync.Map // tags -> *build
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Binary builds cmd/offload once per test process and returns its path.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { t.Helper(); return TaggedBinary(t, "") }
+
+// TaggedBinary is Binary built with -tags tags (offloadtest adds the
+// catalog's test-only strategy).
+func TaggedBinary(t testing.TB, tags string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "offload-itest-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "offload")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/offload")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/offload: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	v, _ := builds.LoadOrStore(tags, &build{})
+	b := v.(*build)
+	b.once.Do(func() { b.path, b.err = buildOffload(tags) })
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
+}
+
+func buildOffload(tags string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "offload-itest-bin-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "offload")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", path, "./cmd/offload")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -tags %q ./cmd/offload: %v\n%s", tags, err, out)
+	}
+	return path, nil
 }
 
 func moduleRoot() (string, error) {
@@ -163,7 +173,13 @@ func moduleRoot() (string, error) {
 // output to t, and kills its whole process group at cleanup.
 func Start(t testing.TB, name string, args ...string) *proc.Process {
 	t.Helper()
-	p, err := proc.Start(proc.Spec{Name: name, Path: Binary(t), Args: args, Output: &testWriter{t: t}})
+	return StartBinary(t, Binary(t), name, args...)
+}
+
+// StartBinary is Start with another build of the binary (TaggedBinary).
+func StartBinary(t testing.TB, bin, name string, args ...string) *proc.Process {
+	t.Helper()
+	p, err := proc.Start(proc.Spec{Name: name, Path: bin, Args: args, Output: &testWriter{t: t}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 // Handlers are the handler names `offload work --handler` accepts.
 var Handlers = []string{"email", "audit"}
 
-// Worker registers the consumer's flags on fs (the registry's Worker hook)
+// Worker registers the consumer's flags on fs (the catalog entry's Worker hook)
 // and returns the function `offload work --strategy eventbus` runs.
 func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig) error {
 	var cfg ConsumerConfig

@@ -39,7 +39,7 @@ type WorkOptions struct {
 }
 
 // Worker registers the worker's flags on fs and returns what runs it: the
-// registry's Worker func.
+// catalog entry's Worker func.
 func Worker(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.WorkConfig) error {
 	var o WorkOptions
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "queue: fixed number of processors (0: scale between --min and --max by loop lag)")

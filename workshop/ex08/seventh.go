@@ -6,7 +6,7 @@
 //
 // `make exercise N=8` runs the conformance suite every strategy passes
 // (strategies/strategytest) against New, through seventh_test.go. Then add
-// one line to strategies/registry and run it through the harness.
+// one entry to strategies/catalog/entries.go and run it through the harness.
 //
 // Guarantees: TODO — say what survives a crash of the web process, of a
 // worker, of the backend.

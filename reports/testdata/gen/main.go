@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
-var strategies = []string{"foreground", "fireforget", "localipc", "pubsub", "queue", "eventbus"}
+var strategies = catalog.Names()
 
 const (
 	rate     = 200.0 // req/s offered in most scenarios
@@ -44,6 +45,13 @@ func main() {
 		for _, w := range []int{1, 2, 4} {
 			f.Runs = append(f.Runs, scale(s, w))
 		}
+	}
+	for i, r := range f.Runs {
+		e, err := catalog.Lookup(r.Strategy)
+		if err != nil {
+			panic(err)
+		}
+		f.Runs[i].Style = e.ResultStyle(catalog.Variant{})
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

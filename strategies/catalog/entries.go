@@ -1,0 +1,78 @@
+package catalog
+
+import (
+	"github.com/offload/offload/strategies/eventbus"
+	"github.com/offload/offload/strategies/fireforget"
+	"github.com/offload/offload/strategies/foreground"
+	"github.com/offload/offload/strategies/localipc"
+	"github.com/offload/offload/strategies/pubsub"
+	"github.com/offload/offload/strategies/queue"
+)
+
+// inWebProcess is why worker and broker faults make no sense when the job
+// runs in the web process.
+var inWebProcess = map[string]string{
+	"worker-crash":   "no worker process: the jobs run inside the web process (web-crash covers its failure)",
+	"broker-restart": "no broker: the jobs never leave the web process",
+	"scale":          "no workers to scale: the jobs run inside the web process",
+}
+
+// entries is the catalog, in the order the talk presents the strategies,
+// from the worst idea to the best one. Colours are Okabe and Ito's palette,
+// chosen to stay distinguishable with the common kinds of colour blindness
+// (yellow is left out: it vanishes on white).
+var entries = []Entry{
+	{
+		Name: "foreground", Description: "performs the job, then answers",
+		New: foreground.New, NA: inWebProcess,
+		Style: Style{Color: "#D55E00"}, // vermillion
+	},
+	{
+		Name: "fireforget", Description: "answers at once, runs the job in the web process, ignores the result",
+		New: fireforget.New, NA: inWebProcess,
+		Style: Style{Color: "#E69F00"}, // orange
+	},
+	{
+		Name:        "localipc",
+		Description: "hands the job over IPC to a supervisor that relays it to an in-memory worker child (one machine)",
+		New:         localipc.New, Worker: localipc.Worker, Run: localipc.Run,
+		NA: map[string]string{
+			"broker-restart": "no broker: the supervisor hands jobs to its worker child over local IPC",
+			"scale":          "one worker child by design: the supervisor's in-memory queue feeds exactly one worker",
+		},
+		Style: Style{Color: "#CC79A7"}, // reddish purple
+	},
+	{
+		Name:        "pubsub",
+		Description: "publishes the job to in-memory workers: redis PUBLISH fans out to every subscriber, zmq hands it to one",
+		New:         pubsub.New, Worker: pubsub.Worker,
+		Redis: true, NoRedisTransports: []string{"zmq"},
+		Variants: []Variant{{
+			Name: "transport=zmq", Transport: "zmq", FreshEndpoint: "--zmq", FullOnly: true,
+			NA: map[string]string{"broker-restart": "transport=zmq has no broker: the web process talks to workers directly"},
+		}},
+		Style: Style{Color: "#56B4E9"}, // sky blue
+	},
+	{
+		Name:        "queue",
+		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs",
+		New:         queue.New, Worker: queue.Worker, Redis: true,
+		// A silent worker's jobs are reclaimed after --reclaim-after
+		// (default 15s) and a failed send retried after --backoff (default
+		// 1s, doubling): shortened so recovery fits inside a run's drain
+		// phase, still longer than the slowest job (the cpu scenario's).
+		BenchWorkerArgs: []string{"--reclaim-after", "1s", "--backoff", "250ms"},
+		Style:           Style{Color: "#0072B2"}, // blue
+	},
+	{
+		Name:        "eventbus",
+		Description: "appends an event to a Redis Stream; each handler is a consumer group; replayable",
+		New:         eventbus.New, Worker: eventbus.Worker, Redis: true,
+		// Temporary failures are retried in process after --backoff
+		// (default 200ms, doubling); a dead consumer's entries are claimed
+		// after --claim-idle (default 30s), shortened for the bench.
+		BenchWorkerArgs: []string{"--group", "email", "--handler", "email", "--claim-idle", "1s"},
+		Extra:           map[string][]string{"audit": {"--group", "audit", "--handler", "audit"}},
+		Style:           Style{Color: "#009E73"}, // bluish green
+	},
+}
