@@ -44,9 +44,6 @@ type Run struct {
 	Loop       string  `json:"loop"`              // concurrency model of the web process
 	Variant    string  `json:"variant,omitempty"` // e.g. "transport=zmq", "workers=4"
 	Workers    int     `json:"workers,omitempty"`
-	// Style is how reports draw the run's series, copied from the
-	// strategy catalog so that reports need nothing but this file.
-	Style *Style `json:"style,omitempty"`
 	OfferedRPS float64 `json:"offered_rps"`
 	DurationS  float64 `json:"duration_s"` // measured phase
 
@@ -116,6 +113,10 @@ type Run struct {
 	// target that mails elsewhere): delivered, lost and e2e are then
 	// unknown, not zero.
 	DeliveryNA string `json:"delivery_na,omitempty"`
+
+	// Style is how reports draw the run's series, copied from the
+	// strategy catalog so that reports need nothing but this file.
+	Style *Style `json:"style,omitempty"`
 }
 
 // Style is a series' place and look in reports.
