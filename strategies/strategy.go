@@ -5,7 +5,9 @@
 // in internal/httpapi and internal/eventloop, so each strategy stays small.
 //
 // Optional capabilities are separate small interfaces found by type
-// assertion, as in database/sql/driver: Tracker for GET /jobs/{id}.
+// assertion, as in database/sql/driver: Tracker for GET /jobs/{id},
+// Scheduler for delayed jobs. The HTTP layer asserts them once, so a
+// strategy that lacks one neither checks for it nor pretends to have it.
 package strategies
 
 import (
@@ -73,8 +75,7 @@ var (
 	ErrNotTracked = errors.New("job status not tracked")
 	// ErrUnknownJob: the strategy tracks jobs but not this one. 404.
 	ErrUnknownJob = errors.New("no such job")
-	// ErrUnsupported: the job asks for something this strategy cannot do
-	// (delay_ms outside the queue). 400.
+	// ErrUnsupported: the job asks for something this strategy cannot do. 400.
 	ErrUnsupported = errors.New("not supported by this strategy")
 )
 
@@ -89,10 +90,19 @@ type JobState struct {
 	Extra    map[string]any `json:"extra,omitempty"`
 }
 
-// Tracker is implemented by strategies that can report a job's status.
-// State is called from blocking context (the pool under the node loop).
+// Tracker is implemented by strategies that can report a job's status:
+// only those that keep a record a status can be read from. State is called
+// from blocking context (the pool under the node loop).
 type Tracker interface {
 	State(ctx context.Context, id string) (JobState, error)
+}
+
+// Scheduler is implemented by strategies that can hold a job until a later
+// time (the request's delay_ms). The HTTP layer calls SubmitAt instead of
+// Submit for a delayed job, on the same terms as Submit, and answers 400
+// naming delay_ms for every strategy that is not a Scheduler.
+type Scheduler interface {
+	SubmitAt(rt Runtime, j job.Job, at time.Time, reply func(Outcome))
 }
 
 // Config is what the web side of any strategy may need. Zero values mean

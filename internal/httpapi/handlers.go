@@ -19,19 +19,28 @@ type jobResponse struct {
 }
 
 func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
+	if err := checkMediaType(r.Header.Get("Content-Type")); err != nil {
+		writeError(w, err)
+		return
+	}
 	key := r.Header.Get("Idempotency-Key")
 	var body []byte
 	var readErr error
 	inside := s.cfg.Model.Name() == "threads" // a thread holds its request from the first byte
 	if !inside {
-		if body, readErr = readBody(w, r); readErr != nil {
+		if body, readErr = s.readBody(w, r); readErr != nil {
 			writeError(w, readErr)
 			return
 		}
+	} else {
+		// net/http cancels the request's context when a body read fails;
+		// the handler must still be awaited to learn why (408, 413, 400).
+		// The wait is bounded: the read has its deadline.
+		r = r.WithContext(context.WithoutCancel(r.Context()))
 	}
 	s.submit(w, r, func() (job.Job, error) {
 		if inside {
-			if body, readErr = readBody(w, r); readErr != nil {
+			if body, readErr = s.readBody(w, r); readErr != nil {
 				return job.Job{}, readErr
 			}
 		}
@@ -62,10 +71,19 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, decode func() (j
 			return
 		}
 		j.Accepted = time.Now()
-		s.cfg.Strategy.Submit(rt, j, func(o strategies.Outcome) {
+		reply := func(o strategies.Outcome) {
 			out = o
 			done()
-		})
+		}
+		switch {
+		case j.DelayMS == 0:
+			s.cfg.Strategy.Submit(rt, j, reply)
+		case s.scheduler != nil:
+			s.scheduler.SubmitAt(rt, j, j.Accepted.Add(time.Duration(j.DelayMS)*time.Millisecond), reply)
+		default:
+			reply(strategies.Outcome{Err: &job.FieldError{Field: "delay_ms",
+				Reason: fmt.Sprintf("strategy %s cannot delay jobs: leave delay_ms out, or use a strategy that schedules", s.cfg.Strategy.Name())}})
+		}
 	})
 	if err != nil {
 		writeError(w, err)
@@ -93,9 +111,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &job.FieldError{Field: "id", Reason: err.Error()})
 		return
 	}
-	tr, ok := s.cfg.Strategy.(strategies.Tracker)
-	if !ok {
-		writeError(w, fmt.Errorf("%w: strategy %s keeps no record of jobs", strategies.ErrNotTracked, s.cfg.Strategy.Name()))
+	tr := s.tracker
+	if tr == nil {
+		writeError(w, fmt.Errorf("%w: strategy %s keeps no record of a job once it is handed over, so it cannot say what became of one", strategies.ErrNotTracked, s.cfg.Strategy.Name()))
 		return
 	}
 	var (

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -35,14 +34,20 @@ type Config struct {
 	Monitor  *lagmonitor.Monitor
 	Registry *prometheus.Registry // served at /metrics; default a new one
 	Logger   *slog.Logger         // default slog.Default()
+	// BodyTimeout bounds reading a POST body; default DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg      Config
-	mux      *http.ServeMux
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	cfg Config
+	// The strategy's optional capabilities, asserted once here so that no
+	// handler and no strategy asks again.
+	tracker   strategies.Tracker   // nil: GET /jobs/{id} says why not
+	scheduler strategies.Scheduler // nil: delay_ms is refused
+	mux       *http.ServeMux
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 }
 
 // New builds the handler and registers its metrics.
@@ -55,6 +60,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	s := &Server{
 		cfg: cfg,
@@ -81,10 +89,10 @@ func New(cfg Config) (*Server, error) {
 	s.route("POST /debug/lag/reset", s.lagReset)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.route("GET /{to}/{subject}/{text}", s.talkForm)
+	s.tracker, _ = cfg.Strategy.(strategies.Tracker)
+	s.scheduler, _ = cfg.Strategy.(strategies.Scheduler)
 	return s, nil
 }
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // statusWriter remembers the code for the metrics.
 type statusWriter struct {
@@ -96,6 +104,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) route(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +120,9 @@ func (s *Server) route(pattern string, h http.HandlerFunc) {
 
 // NewHTTPServer wraps h with timeouts that keep slow or idle clients from
 // holding connections forever. WriteTimeout is generous: a foreground cpu
-// job may legitimately take seconds.
+// job may legitimately take seconds. ReadTimeout is only a backstop: the
+// API bounds a POST body itself (Config.BodyTimeout) and answers 408,
+// where the server's own timeout would surface as a failed read.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
@@ -141,6 +154,11 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &fe):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: fe.Error(), Field: fe.Field})
+	case errors.Is(err, errMediaType):
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: err.Error()})
+	case errors.Is(err, errSlowBody):
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusRequestTimeout, errorBody{Error: err.Error()})
 	case errors.Is(err, job.ErrTooLarge) || errors.As(err, &mbe):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body too large: limit is %d bytes", job.MaxBodyBytes)})
 	case errors.Is(err, strategies.ErrUnsupported):
@@ -157,17 +175,4 @@ func writeError(w http.ResponseWriter, err error) {
 	default:
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
 	}
-}
-
-// readBody reads at most the job limit, so an oversize body costs nothing.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, job.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fmt.Errorf("%w: limit is %d bytes", job.ErrTooLarge, job.MaxBodyBytes)
-		}
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	return body, nil
 }

@@ -34,10 +34,8 @@ type FireForget struct {
 	jobs   *prometheus.CounterVec
 }
 
-var (
-	_ strategies.Strategy = (*FireForget)(nil)
-	_ strategies.Tracker  = (*FireForget)(nil)
-)
+// Not a strategies.Tracker: nothing on the web side remembers a job.
+var _ strategies.Strategy = (*FireForget)(nil)
 
 // New builds the strategy; cfg.SMTPAddr is required.
 func New(cfg strategies.Config) (strategies.Strategy, error) {
@@ -78,11 +76,6 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 		}
 		f.jobs.WithLabelValues("ok").Inc()
 	})
-}
-
-// State cannot know: that is the lesson.
-func (f *FireForget) State(context.Context, string) (strategies.JobState, error) {
-	return strategies.JobState{}, fmt.Errorf("%w: fireforget answers before the job runs and keeps no record of it; its outcome is only logged and counted in /metrics", strategies.ErrNotTracked)
 }
 
 // Close closes the mailer's connections. Jobs still running are abandoned,

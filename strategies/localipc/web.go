@@ -87,10 +87,6 @@ func (w *Web) Name() string { return "localipc" }
 // the leader will read it even if this process dies next, so that is when
 // the job counts as accepted.
 func (w *Web) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
-	if j.DelayMS > 0 {
-		reply(strategies.Outcome{Err: fmt.Errorf("%w: localipc cannot schedule jobs (delay_ms); use the queue strategy", strategies.ErrUnsupported)})
-		return
-	}
 	rt.Blocking(func() error {
 		w.mu.Lock()
 		conn := w.conn

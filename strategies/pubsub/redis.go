@@ -26,10 +26,8 @@ type publisher struct {
 	receivers prometheus.Gauge
 }
 
-var (
-	_ strategies.Strategy = (*publisher)(nil)
-	_ strategies.Tracker  = (*publisher)(nil)
-)
+// Not a strategies.Tracker: nothing on the web side remembers a job.
+var _ strategies.Strategy = (*publisher)(nil)
 
 func newPublisher(cfg strategies.Config) (*publisher, error) {
 	if cfg.RedisURL == "" {
@@ -77,10 +75,6 @@ func (p *publisher) Name() string { return "pubsub" }
 
 // Submit publishes j and answers with the number of subscribers that got it.
 func (p *publisher) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
-	if j.DelayMS > 0 {
-		reply(strategies.Outcome{Err: fmt.Errorf("%w: pubsub cannot schedule jobs (delay_ms); use the queue strategy", strategies.ErrUnsupported)})
-		return
-	}
 	payload, err := json.Marshal(j)
 	if err != nil {
 		reply(strategies.Outcome{Err: fmt.Errorf("encode job %s: %w", j.ID, err)})
@@ -105,11 +99,6 @@ func (p *publisher) Submit(rt strategies.Runtime, j job.Job, reply func(strategi
 		}
 		reply(strategies.Outcome{Status: strategies.StatusAccepted, Extra: map[string]any{"receivers": n}})
 	})
-}
-
-// State cannot know: the job lives only in the subscribers' memory.
-func (p *publisher) State(context.Context, string) (strategies.JobState, error) {
-	return strategies.JobState{}, fmt.Errorf("%w: pubsub over redis publishes and forgets; the job lives only in each subscriber's memory (ask a worker started with --http at /jobs/{id})", strategies.ErrNotTracked)
 }
 
 // Close closes the Redis connections.

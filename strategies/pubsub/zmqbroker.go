@@ -118,10 +118,6 @@ func (b *broker) Name() string { return "pubsub" }
 
 // Submit queues j for the next worker with credit. It never blocks.
 func (b *broker) Submit(_ strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
-	if j.DelayMS > 0 {
-		reply(strategies.Outcome{Err: fmt.Errorf("%w: pubsub cannot schedule jobs (delay_ms); use the queue strategy", strategies.ErrUnsupported)})
-		return
-	}
 	b.mu.Lock()
 	if len(b.queue) >= b.cfg.HWM {
 		b.mu.Unlock()

@@ -63,8 +63,9 @@ type Web struct {
 }
 
 var (
-	_ strategies.Strategy = (*Web)(nil)
-	_ strategies.Tracker  = (*Web)(nil)
+	_ strategies.Strategy  = (*Web)(nil)
+	_ strategies.Tracker   = (*Web)(nil)
+	_ strategies.Scheduler = (*Web)(nil)
 )
 
 // New connects to cfg.RedisURL and pings it: an unreachable Redis is an
@@ -90,9 +91,19 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 
 func (w *Web) Name() string { return "queue" }
 
-// Submit stores the job (or schedules it when delay_ms is set) and answers
-// 202 only once Redis has it; any Redis error is a 503.
+// Submit stores the job and answers 202 only once Redis has it; any Redis
+// error is a 503.
 func (w *Web) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
+	w.enqueue(rt, j, time.Time{}, reply)
+}
+
+// SubmitAt schedules the job for at (the resque delayed queue) on the same
+// terms as Submit.
+func (w *Web) SubmitAt(rt strategies.Runtime, j job.Job, at time.Time, reply func(strategies.Outcome)) {
+	w.enqueue(rt, j, at, reply)
+}
+
+func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func(strategies.Outcome)) {
 	if j.Accepted.IsZero() {
 		j.Accepted = time.Now()
 	}
@@ -104,8 +115,8 @@ func (w *Web) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Out
 	rt.Blocking(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if j.DelayMS > 0 {
-			return w.c.EnqueueIn(ctx, time.Duration(j.DelayMS)*time.Millisecond, j.ID, raw)
+		if !at.IsZero() {
+			return w.c.EnqueueAt(ctx, at, j.ID, raw)
 		}
 		return w.c.Enqueue(ctx, Queue, j.ID, raw)
 	}, func(err error) {
@@ -114,12 +125,11 @@ func (w *Web) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Out
 			reply(strategies.Outcome{Err: fmt.Errorf("%w: redis: %v", strategies.ErrUnavailable, err)})
 			return
 		}
-		st := strategies.StatusAccepted
-		if j.DelayMS > 0 {
-			reply(strategies.Outcome{Status: st, Extra: map[string]any{"delay_ms": j.DelayMS}})
+		if !at.IsZero() {
+			reply(strategies.Outcome{Status: strategies.StatusAccepted, Extra: map[string]any{"delay_ms": j.DelayMS, "run_at": at}})
 			return
 		}
-		reply(strategies.Outcome{Status: st})
+		reply(strategies.Outcome{Status: strategies.StatusAccepted})
 	})
 }
 
