@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -42,6 +41,7 @@ type Record struct {
 	Lag            []LagSample
 	Interval       time.Duration // time series bucket; default 100ms
 	RecoveryWindow time.Duration // how long delivery must match the offered rate; default 1s
+	RecoveryBound  time.Duration // recovery must begin this soon after the repair; default DefaultRecoveryBound
 	// Interrupted: Ctrl-C ended the run, so accepted jobs not yet
 	// delivered are in flight, not lost.
 	Interrupted bool
@@ -125,6 +125,9 @@ func Account(rec Record) Accounting {
 	r.Timeseries = timeseries(rec, expected)
 	r.Faults = faults(rec)
 	r.RecoveryS, r.RecoveryNote = recovery(rec, expected, r.Timeseries)
+	if len(rec.Faults) > 0 {
+		r.RecoveryBoundS = round3(rec.recoveryBound().Seconds())
+	}
 	return Accounting{Run: r, Histograms: h}
 }
 
@@ -236,65 +239,4 @@ func timeseries(rec Record, expected map[string]bool) []results.Point {
 		pts[i].Backlog = acc - del
 	}
 	return pts
-}
-
-// recovery is the time from the first fault's repair until (a) deliveries
-// keep pace with the offered io rate again — within 10% over one recovery
-// window — and (b) every job accepted before the fault that was ever
-// delivered has been. Jobs that are never delivered are counted lost, not
-// waited for.
-func recovery(rec Record, expected map[string]bool, pts []results.Point) (*float64, string) {
-	if len(rec.Faults) == 0 {
-		return nil, ""
-	}
-	f := rec.Faults[0]
-	if f.Start.IsZero() {
-		return nil, "fault not injected"
-	}
-	if f.Repair.IsZero() {
-		return nil, "never repaired within the run"
-	}
-	last := f.Repair
-	for _, o := range rec.Requests {
-		if d, ok := rec.Deliveries[o.ID]; ok && expected[o.ID] && o.Due.Before(f.Start) && d.First.After(last) {
-			last = d.First
-		}
-	}
-	offered := offeredIO(rec, len(pts))
-	w := int(rec.RecoveryWindow / rec.Interval)
-	end := min(len(pts), rec.bucket(rec.End.Add(-time.Nanosecond))+1) // windows must lie in the measured phase
-	for i := max(0, rec.bucket(f.Repair)); i+w <= end; i++ {
-		var o, d int64
-		for k := i; k < i+w; k++ {
-			o += offered[k]
-			d += pts[k].Delivered
-		}
-		if o == 0 || math.Abs(float64(d-o)) > 0.1*float64(o) {
-			continue
-		}
-		at := rec.Start.Add(time.Duration(i) * rec.Interval)
-		if at.Before(f.Repair) {
-			at = f.Repair
-		}
-		if last.After(at) {
-			at = last
-		}
-		v := round3(at.Sub(f.Repair).Seconds())
-		return &v, ""
-	}
-	return nil, fmt.Sprintf("deliveries did not come back within 10%% of the offered rate over a %v window before the measured phase ended", rec.RecoveryWindow)
-}
-
-// offeredIO counts io jobs due per bucket: the deliveries the sink should see.
-func offeredIO(rec Record, n int) []int64 {
-	out := make([]int64, n)
-	for _, o := range rec.Requests {
-		if o.Kind == "cpu" {
-			continue
-		}
-		if i := rec.bucket(o.Due); i >= 0 && i < n {
-			out[i]++
-		}
-	}
-	return out
 }

@@ -20,6 +20,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 		Deliveries: deliveries, Faults: m.faults,
 		RecoveryWindow: b.Timing.RecoveryWindow,
 		Interrupted:    m.interrupted,
+		RecoveryBound:  b.Timing.recoveryBound(),
 	}
 	if m.lag != nil {
 		for _, s := range m.lag.Samples {

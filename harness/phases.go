@@ -199,30 +199,41 @@ func (r *run) measure(ctx context.Context) measured {
 	} else {
 		close(faultDone)
 	}
-	probeSched := &Paced{Rate: Constant(b.Timing.ProbeRate), Duration: sc.Measure}
+	// A fault run's load goes on past its nominal length until recovery is
+	// seen or its bound after the repair has passed (extendForRecovery
+	// stops it); length is only a cap.
+	length := sc.Measure
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	var faults <-chan FaultWindow = faultDone
+	if sc.Fault != nil {
+		length = sc.Measure + 2*(b.Timing.recoveryBound()+b.Timing.RecoveryWindow)
+		faults = r.extendForRecovery(genCtx, &m, m.start.Add(sc.Measure), faultDone, stopGen)
+	}
+	probeSched := &Paced{Rate: Constant(b.Timing.ProbeRate), Duration: length}
 	probesDone := make(chan struct{})
 	go func() {
 		defer close(probesDone)
-		Generate(ctx, b.clock(), m.start, probeSched, func(seq int, due time.Time) {
+		Generate(genCtx, b.clock(), m.start, probeSched, func(seq int, due time.Time) {
 			m.probes.Go(func() Outcome { return r.sender.Probe(ctx, seq, due) })
 		})
 	}()
 	prefix := fmt.Sprintf("r%03d-", r.plan.Index)
-	var sched Schedule = &Paced{Rate: sc.Load, Duration: sc.Measure}
+	var sched Schedule = &Paced{Rate: sc.Load, Duration: length}
 	if b.Timing.Poisson {
-		sched = &Poisson{Rate: sc.Load, Duration: sc.Measure, Seed: b.Timing.Seed + uint64(r.plan.Index)}
+		sched = &Poisson{Rate: sc.Load, Duration: length, Seed: b.Timing.Seed + uint64(r.plan.Index)}
 	}
-	m.pace = Generate(ctx, b.clock(), m.start, sched, func(seq int, due time.Time) {
+	m.pace = Generate(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
 		req := sc.Request(prefix, seq, due)
 		m.jobs.Go(func() Outcome { return r.sender.Job(ctx, req) })
 	})
 	m.end = time.Now()
-	if m.end.After(m.start.Add(sc.Measure)) || ctx.Err() == nil {
-		m.end = m.start.Add(sc.Measure)
+	if ctx.Err() == nil && (genCtx.Err() == nil || m.end.After(m.start.Add(length))) {
+		m.end = m.start.Add(length) // the schedule ran out: it ends where it was due to
 	}
 	<-probesDone
 	m.lag, m.lagErr = lagSnapshot(context.Background(), client, r.base)
-	for w := range faultDone {
+	for w := range faults {
 		m.faults = append(m.faults, w)
 		break
 	}
