@@ -70,7 +70,16 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	}
 	acc.GeneratorCPUS = round3((cpuTime() - m.cpu0).Seconds())
 	acc.GeneratorCPUShare = cpuShare(cpuTime()-m.cpu0, time.Since(m.start))
-	if b.Target != "" {
+	if !r.expectMail() && len(deliveries) == 0 {
+		acc.DeliveryNA = TargetDeliveryNA(b.Sink.Addr())
+		acc.Delivered, acc.Lost, acc.Duplicates, acc.InFlight = 0, 0, 0, 0
+		acc.E2ELatencyMS = results.Percentiles{}
+		acc.RecoveryS, acc.RecoveryNote = nil, "deliveries not accounted"
+		a.Histograms[results.HistE2E] = nil
+		for i := range acc.Timeseries {
+			acc.Timeseries[i].Backlog = 0 // unknown, not growing
+		}
+	} else if b.Target != "" {
 		acc.Notes = append(acc.Notes, "external target: delivered and lost count only mail that reached this bench's sink at "+b.Sink.Addr())
 	}
 	hs := a.Histograms

@@ -86,7 +86,14 @@ type run struct {
 	phaseN  time.Duration
 	jobs    *Collector
 	mu      sync.Mutex
+	// targetDelivers: an external target's mail was seen at the sink.
+	targetDelivers bool
 }
+
+// expectMail says whether the sink should see this run's jobs: always for
+// the processes the harness started, for an external target only once its
+// mail has been seen there.
+func (r *run) expectMail() bool { return r.b.Target == "" || r.targetDelivers }
 
 func (r *run) setPhase(name string, length time.Duration) {
 	r.mu.Lock()

@@ -30,7 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
 	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw and Poisson arrivals (runs repeat)")
-	target := fs.String("target", "", "measure an externally started server at this URL (its mail must go to --sink-addr to count loss)")
+	target := fs.String("target", "", "measure an externally started server at this URL; its deliveries count only when its mail goes to the sink (address printed at start, or --sink-addr)")
 	sinkAddr := fs.String("sink-addr", "127.0.0.1:0", "the bench's mail sink SMTP address")
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
@@ -86,6 +86,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cli.Usage(err)
 	}
 	fmt.Fprintf(stderr, "offload bench: %d runs (%s), results in %s\n", len(plans), presetName(*quick), dir)
+	if *target != "" {
+		fmt.Fprintf(stderr, "offload bench: mail sink at smtp://%s: point %s's mail there to account deliveries and loss\n", sink.Addr(), *target)
+	}
 	env := benchEnv(start, *seed, *quick, *target)
 	f, err := b.Run(ctx, env, plans)
 	if err != nil {

@@ -1,0 +1,49 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// An external target (--target) is a server the harness did not start and
+// whose mail it does not route. Its deliveries can be accounted only when
+// the user points its mail at the bench's sink; until one arrives, the
+// harness must not read silence as loss.
+
+// TargetDeliveryNA is the one line said, and recorded, when an external
+// target's jobs never reached the bench's sink.
+func TargetDeliveryNA(sinkAddr string) string {
+	return fmt.Sprintf("the target does not deliver to this bench's sink (smtp://%s): measuring the HTTP side only; delivered, lost and e2e are not accounted", sinkAddr)
+}
+
+// targetWarmup is the warm-up against an external target: the scenario's
+// load for exactly the asked warm-up, no wait for a pipeline the harness
+// cannot see. It reports whether any warm-up job reached the sink.
+func (r *run) targetWarmup(ctx context.Context, prefix string) bool {
+	b := r.b
+	var c Collector
+	s := Scenario{Name: "warmup", Rate: r.plan.Scenario.Rate}
+	start := time.Now()
+	Generate(ctx, b.clock(), start, &Paced{Rate: Constant(s.Rate), Duration: b.Timing.Warmup}, func(seq int, due time.Time) {
+		req := s.Request(prefix, seq, due)
+		c.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	})
+	// Answers still owed are waited for only up to the end of the warm-up
+	// asked for; the measured phase may start with a few in flight.
+	wctx, cancel := context.WithDeadline(ctx, start.Add(b.Timing.Warmup))
+	defer cancel()
+	c.Wait(wctx)
+	return r.sawDelivery(prefix)
+}
+
+// sawDelivery reports whether the sink has any delivery for ids with prefix.
+func (r *run) sawDelivery(prefix string) bool {
+	for _, d := range r.b.Sink.Deliveries() {
+		if strings.HasPrefix(d.ID, prefix) {
+			return true
+		}
+	}
+	return false
+}
