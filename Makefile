@@ -12,7 +12,7 @@ README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the tests and the harness need (Go modules; redis-server via apt when root)
+deps: ## install what the tests and the harness need (Go modules; redis-server and chromium via apt when root)
 	@$(GO) mod download
 	@if ! command -v redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -22,6 +22,16 @@ deps: ## install what the tests and the harness need (Go modules; redis-server v
 	    systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true; \
 	  else \
 	    echo "redis-server is missing: install it with 'sudo apt-get install redis-server'"; exit 1; \
+	  fi; \
+	fi
+	@# The live page's test drives Debian's headless Chromium.
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) \
+	      || { echo "apt-get install chromium failed"; exit 1; }; \
+	  else \
+	    echo "chromium is missing: install it with 'sudo apt-get install chromium'"; exit 1; \
 	  fi; \
 	fi
 

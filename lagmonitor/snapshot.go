@@ -1,7 +1,9 @@
 package lagmonitor
 
 import (
+	"fmt"
 	"math"
+	"net/http"
 	"runtime/metrics"
 	"time"
 )
@@ -144,4 +146,27 @@ func mid(lo, hi float64) float64 {
 		return lo
 	}
 	return (lo + hi) / 2
+}
+
+// TrimBefore drops the samples of buckets that began before t, so a page that
+// reads the lag every second gets the last second, not ten minutes.
+func (s *Snapshot) TrimBefore(t time.Time) {
+	i := 0
+	for i < len(s.Samples) && s.Samples[i].At.Before(t) {
+		i++
+	}
+	s.Samples = s.Samples[i:]
+}
+
+// SinceParam reads the optional ?since=RFC3339 of GET /debug/lag.
+func SinceParam(r *http.Request) (time.Time, bool, error) {
+	v := r.URL.Query().Get("since")
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("since: want an RFC 3339 time, got %q", v)
+	}
+	return t, true, nil
 }

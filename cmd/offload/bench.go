@@ -15,6 +15,7 @@ import (
 
 	"github.com/offload/offload/harness"
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
@@ -38,6 +39,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
 	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
+	var lf liveview.Flags
+	lf.Register(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +71,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
+	uiLn, err := listenLive(lf)
+	if err != nil {
+		return err
+	}
+	if uiLn != nil {
+		defer uiLn.Close()
+	}
 	start := time.Now()
 	dir := filepath.Join(*out, start.Format("20060102-150405"))
 	sink, err := mailsink.Start(mailsink.Config{Addr: *sinkAddr, Delay: timing.SinkDelay, RTT: timing.SinkRTT, Seed: uint64(*seed),
@@ -79,6 +89,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	progress := liveView(stdout)
 	defer closeLiveView()
+	var page *liveview.Bench
+	if uiLn != nil {
+		tee, lb, stop, err := startBenchPage(ctx, uiLn, lf, progress, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		progress, page = tee, lb
+	}
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
 		Log: liveLog(stderr), Progress: progress}
 	plans, err := b.Plans(strategies, scenarios, *quick)
@@ -101,6 +120,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		filepath.Join(dir, "results.json"))
 	if err := renderReport(dir, f, stdout); err != nil {
 		return fmt.Errorf("render report: %w", err)
+	}
+	if page != nil {
+		page.Finish(dir)
 	}
 	if o := b.Orphans(); len(o) > 0 {
 		return fmt.Errorf("processes outlived their runs: %s", strings.Join(o, "; "))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/redisproc"
@@ -39,6 +40,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
+	var lf liveview.Flags
+	lf.Register(fs)
 	var runHook func(context.Context, strategies.RunConfig) error
 	var workerFlags []string
 	if e, err := sf.preselect(args); err == nil && e.Run != nil {
@@ -58,11 +61,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return cli.Usagef("--workers %d: must not be negative", *workers)
 	}
 	log := newLogger(stderr, "run")
+	uiLn, err := listenLive(lf)
+	if err != nil {
+		return err
+	}
+	if uiLn != nil {
+		defer uiLn.Close()
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
 
+	kids := &runChildren{http: map[string]string{}}
 	if entry.WantsRedis(sf.transport) && sf.redis == "" {
 		srv, err := redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
@@ -70,8 +81,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer srv.Close()
 		sf.redis = srv.URL()
+		kids.redis = srv
 	}
 	sinkInfo := "given: " + sf.smtp
+	var delivered func() int64
 	if sf.smtp == "" {
 		sink, err := mailsink.Start(mailsink.Config{Delay: *sinkDelay, Logger: log})
 		if err != nil {
@@ -85,9 +98,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer stop()
 		sinkInfo = fmt.Sprintf("smtp %s, deliveries at %s", sink.Addr(), stats)
+		delivered = func() int64 { return int64(sink.Stats().Unique) }
 	}
 
 	if runHook != nil {
+		if uiLn != nil { // the strategy supervises its own children: the page shows its numbers, not its processes
+			stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: "http://" + *addr,
+				Delivered: delivered, Processes: func() []liveview.Proc { return nil }}, stdout, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return runHook(ctx, strategies.RunConfig{
 			Executable: exe,
 			WebArgs: append([]string{"serve", "--addr", *addr, "--loop", *loop,
@@ -99,6 +121,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		})
 	}
 	sup := proc.NewSupervisor(time.Second, log)
+	kids.sup = sup
+	// addChild starts a child; workers also serve /metrics and /debug/lag
+	// on a port of their own when the live page reads them.
+	addChild := func(spec proc.Spec, worker bool) error {
+		if worker && uiLn != nil {
+			addr, err := freeHTTP()
+			if err != nil {
+				return err
+			}
+			spec.Args = append(spec.Args, "--http", addr)
+			kids.http[spec.Name] = "http://" + addr
+		}
+		kids.names = append(kids.names, spec.Name)
+		_, err := sup.Add(spec)
+		return err
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -106,21 +144,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop,
 		"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...)
-	if _, err := sup.Add(proc.Spec{Name: "web", Path: exe, Args: webArgs, Output: stderr}); err != nil {
+	kids.http["web"] = "http://" + *addr
+	if err := addChild(proc.Spec{Name: "web", Path: exe, Args: webArgs, Output: stderr}, false); err != nil {
 		return err
 	}
 	if entry.HasWorkers() {
 		for i := 1; i <= *workers; i++ {
 			args := append(append([]string{"work"}, sf.args()...), workerArgs...)
 			spec := proc.Spec{Name: fmt.Sprintf("worker-%d", i), Path: exe, Args: args, Output: stderr}
-			if _, err := sup.Add(spec); err != nil {
+			if err := addChild(spec, true); err != nil {
 				return err
 			}
 		}
 		for _, role := range slices.Sorted(maps.Keys(entry.Extra)) {
 			args := append(append(append([]string{"work"}, sf.args()...), workerArgs...), entry.Extra[role]...) // extra's own flags win
 			spec := proc.Spec{Name: role, Path: exe, Args: args, Output: stderr}
-			if _, err := sup.Add(spec); err != nil {
+			if err := addChild(spec, true); err != nil {
 				return err
 			}
 		}
@@ -140,6 +179,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		for _, role := range slices.Sorted(maps.Keys(entry.Extra)) {
 			fmt.Fprintf(stdout, "  %-6s %s\n", role, strings.Join(entry.Extra[role], " "))
 		}
+	}
+	if uiLn != nil {
+		stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: base,
+			Delivered: delivered, Processes: kids.processes, Actions: kids.actions()}, stdout, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(stdout, "try:\n  curl -s -X POST %s/jobs -d '{\"to\":\"you@example.org\",\"subject\":\"hi\",\"text\":\"hello\"}'\n", base)
 	fmt.Fprintf(stdout, "  curl -s %s/debug/lag\nCtrl-C stops everything.\n", base)

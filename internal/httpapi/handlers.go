@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/strategies"
 )
 
@@ -150,8 +151,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // lag is served off the loop: the instrument must not wait for the patient.
 func (s *Server) lag(w http.ResponseWriter, r *http.Request) {
+	since, ok, err := lagmonitor.SinceParam(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error(), Field: "since"})
+		return
+	}
 	snap := s.cfg.Monitor.Snapshot()
 	snap.Loop = s.cfg.Model.Name()
+	if ok {
+		snap.TrimBefore(since)
+	}
 	writeJSON(w, http.StatusOK, snap)
 }
 

@@ -215,9 +215,19 @@ func serveWorkerHTTP(addr string, reg *prometheus.Registry, mon *lagmonitor.Moni
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /debug/lag", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /debug/lag", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(mon.Snapshot())
+		since, ok, err := lagmonitor.SinceParam(r)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		snap := mon.Snapshot()
+		if ok {
+			snap.TrimBefore(since)
+		}
+		_ = json.NewEncoder(w).Encode(snap)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
