@@ -3,11 +3,14 @@ package workshop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/offload/offload/internal/job"
@@ -22,6 +25,62 @@ type NewStrategy func(strategies.Config) (strategies.Strategy, error)
 
 // ParticipantCapture is the participant's fireforget copy in workshop/ex05.
 func ParticipantCapture() NewStrategy { return ex05.New }
+
+// captureUnderLoad sends jobs into the outage while others ask for their
+// state, so the loop records failures while pool goroutines read them: the
+// moment a map without a mutex breaks, and the race detector sees it.
+func captureUnderLoad(ctx context.Context, addr, mail string) error {
+	const jobs, askers = 40, 4
+	ids := make([]string, jobs)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ex5-load-%02d-%s", i, job.NewID())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	failed := make([]atomic.Bool, jobs)
+	for a := range askers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				left := 0
+				for i := a; i < jobs; i += askers {
+					if failed[i].Load() {
+						continue
+					}
+					left++
+					var st strategies.JobState
+					if c, err := getJSON(ctx, "http://"+addr+"/jobs/"+ids[i], &st); err == nil && c == http.StatusOK && st.Status == strategies.StatusFailed {
+						failed[i].Store(true)
+					}
+				}
+				if left == 0 {
+					return
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		if code, body, err := postJob(ctx, addr, mail, id); err != nil || code != http.StatusAccepted {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("POST /jobs during the outage answered %d %v (%v), want 202", code, body, err)
+		}
+	}
+	wg.Wait()
+	n := 0
+	for i := range failed {
+		if failed[i].Load() {
+			n++
+		}
+	}
+	if n < jobs {
+		return hintf("record every failure, also when many arrive at once (the loop records them while pool goroutines answer State)",
+			"of %d jobs sent into the outage while their states were being asked for, GET /jobs/{id} said failed for %d within 10 s", jobs, n)
+	}
+	return nil
+}
 
 // postJob submits body under key and decodes the answer.
 func postJob(ctx context.Context, addr, body, key string) (int, map[string]any, error) {
@@ -40,6 +99,39 @@ func postJob(ctx context.Context, addr, body, key string) (int, map[string]any, 
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	return resp.StatusCode, m, nil
+}
+
+// CheckCaptureRace is exercise 5 as `offload exercise check 5` runs it:
+// CheckCapture on the participant's workshop/ex05, inside `go test -race`,
+// so that a failure record two goroutines share without a lock fails the
+// check even when the answers happened to come out right.
+func CheckCaptureRace(ctx context.Context, o Options) (string, error) {
+	o = o.withDefaults()
+	const pkg = "./workshop/ex05"
+	res, err := runGoTest(ctx, o, goTestRun{what: "exercise 5", pkg: pkg, test: "TestCheck", race: true,
+		env: []string{"OFFLOAD_EXERCISE=5"}, limit: 10 * time.Minute})
+	if err != nil {
+		return "", err
+	}
+	if race := res.raceReport(14); race != "" {
+		return "", hintf("guard the failures with a sync.Mutex: recordFailure runs on the loop, State on pool goroutines",
+			"the race detector caught two goroutines touching the same memory without a lock:\n%s", race)
+	}
+	if res.buildFailed() {
+		return "", hintf("fix the compile errors above", "%s does not build:\n%s", pkg, failureLines(res.output, 12))
+	}
+	v := res.verdict
+	switch {
+	case v == nil:
+		return "", fmt.Errorf("go test -race %s ended without a verdict:\n%s", pkg, failureLines(res.output, 20))
+	case v.Error != "":
+		return "", errors.New(v.Error)
+	case !v.Pass:
+		return "", &Hint{Problem: v.Problem, Try: v.Try}
+	case res.failed:
+		return "", fmt.Errorf("go test -race %s failed after the check passed:\n%s", pkg, failureLines(res.output, 20))
+	}
+	return v.Message + "\n(checked under the race detector: go test -race)", nil
 }
 
 // CheckCapture is exercise 5: after a mail outage, GET /jobs/{id} of a job
@@ -101,6 +193,9 @@ func CheckCapture(ctx context.Context, o Options, newStrategy NewStrategy) (stri
 	}
 	if c, _ := getJSON(ctx, "http://"+srv.Addr+"/jobs/"+job.NewID(), nil); c != http.StatusNotFound {
 		return "", hintf("return an error wrapping strategies.ErrNotTracked for ids you have no record of", "GET /jobs/<unknown id> answered %d, want 404", c)
+	}
+	if err := captureUnderLoad(ctx, srv.Addr, mail); err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("GET /jobs/%s answers %q: %s\n"+
 		"The client that got 202 can now find out. What this still cannot do: keep the record across a restart, or try again (exercise 6).",

@@ -1,12 +1,8 @@
 package workshop
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -17,33 +13,17 @@ import (
 // when OFFLOAD_EXERCISE=8.
 func CheckSeventh(ctx context.Context, o Options, pkg string) (string, error) {
 	o = o.withDefaults()
-	root := o.Root
-	if root == "" {
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		mod := strings.TrimSpace(string(out))
-		if err != nil || mod == "" || mod == os.DevNull {
-			return "", hintf("cd into your clone of offload and run it again", "exercise 8 runs `go test` on %s and needs the offload source tree (go env GOMOD: %q, %v)", pkg, mod, err)
-		}
-		root = filepath.Dir(mod)
+	res, err := runGoTest(ctx, o, goTestRun{what: "exercise 8", pkg: pkg, test: "TestConformance",
+		env: []string{"OFFLOAD_EXERCISE=8"}, limit: 4 * time.Minute})
+	if err != nil {
+		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestConformance$", pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "OFFLOAD_EXERCISE=8")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	fmt.Fprintf(o.Log, "running go test -run TestConformance %s (the conformance suite of strategies/strategytest)\n", pkg)
-	err := cmd.Run()
-	if err == nil {
+	if !res.failed {
 		return fmt.Sprintf("%s passes the conformance suite every strategy passes.\n"+
 			"Next: add its entry to strategies/catalog/entries.go (one entry), then: offload bench --strategies <name> --scenarios steady,web-crash --quick", pkg), nil
 	}
-	if ctx.Err() != nil {
-		return "", fmt.Errorf("go test %s: %w", pkg, ctx.Err())
-	}
-	failures := failureLines(out.String(), 12)
-	if strings.Contains(out.String(), "[build failed]") || strings.Contains(out.String(), "[setup failed]") {
+	failures := failureLines(res.output, 12)
+	if res.buildFailed() {
 		return "", hintf("fix the compile errors above", "%s does not build:\n%s", pkg, failures)
 	}
 	return "", hintf("make Submit hand the job to your backend and get it delivered (workshop/ex08/seventh.go); run `go test -v -run TestConformance "+pkg+"` with OFFLOAD_EXERCISE=8 for the whole log",

@@ -2,6 +2,7 @@ package workshop_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -195,12 +196,64 @@ func TestExercise4KillThings(t *testing.T) {
 	}
 }
 
+// overlay writes a go build -overlay file that puts each replacement in
+// the place of its file of the module (paths relative to the module root).
+func overlay(t *testing.T, replace map[string]string) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for file, with := range replace {
+		m[filepath.Join(root, file)] = filepath.Join(root, with)
+	}
+	b, err := json.Marshal(map[string]any{"Replace": m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "overlay.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestExercise5Capture(t *testing.T) {
-	o := workshop.Options{}
-	_, err := workshop.CheckCapture(context.Background(), o, workshop.ParticipantCapture())
+	// In process, fast: the check's logic on the skeleton and the solution.
+	_, err := workshop.CheckCapture(context.Background(), workshop.Options{}, workshop.ParticipantCapture())
 	wantHint(t, err, "the failure was only logged")
-	msg, err := workshop.CheckCapture(context.Background(), o, sol05.New)
+	msg, err := workshop.CheckCapture(context.Background(), workshop.Options{}, sol05.New)
 	wantPass(t, msg, err)
+}
+
+func TestExercise5CaptureUnderRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test -race three times")
+	}
+	const file = "workshop/ex05/capture.go"
+	for _, c := range []struct {
+		name    string
+		replace string // the file put in the skeleton's place; "": the skeleton
+		hint    string // "": must pass
+	}{
+		{"skeleton", "", "the failure was only logged"},
+		{"wrong: no mutex", "workshop/testdata/answers/ex05_nomutex.go", "the race detector caught two goroutines"},
+		{"solution", "workshop/solutions/ex05/capture.go", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := workshop.Options{Root: ".."}
+			if c.replace != "" {
+				o.Overlay = overlay(t, map[string]string{file: c.replace})
+			}
+			msg, err := workshop.CheckCaptureRace(context.Background(), o)
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+		})
+	}
 }
 
 func TestExercise6Retry(t *testing.T) {
