@@ -115,6 +115,7 @@ type Config struct {
 	IPCSocket   string // localipc: the supervisor's socket path
 	Namespace   string // queue: Redis key prefix; default "resque"
 	Partitions  int    // eventbus: number of streams; default 1
+	Shards      int    // queue: hash-tagged namespaces one queue is spread over; default 1
 	Logger      *slog.Logger
 	Metrics     prometheus.Registerer // never nil when built by the server
 }
@@ -130,6 +131,7 @@ type WorkConfig struct {
 	IPCSocket   string
 	Namespace   string
 	Partitions  int
+	Shards      int
 	// HTTPAddr is where the worker serves /metrics and /debug/lag ("" = none).
 	HTTPAddr string
 	Logger   *slog.Logger

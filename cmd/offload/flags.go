@@ -23,6 +23,7 @@ type strategyFlags struct {
 	zmq        string
 	namespace  string
 	partitions int
+	shards     int
 	ipcSocket  string
 }
 
@@ -34,6 +35,7 @@ func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
 	fs.StringVar(&f.zmq, "zmq", "tcp://127.0.0.1:5557", "pubsub/zmq endpoint: the web side binds it, workers connect")
 	fs.StringVar(&f.namespace, "namespace", "resque", "queue: Redis key prefix")
 	fs.IntVar(&f.partitions, "partitions", 1, "eventbus: number of stream partitions")
+	fs.IntVar(&f.shards, "shards", 1, "queue: spread the queue over this many hash-tagged namespaces (one per cluster master)")
 	fs.StringVar(&f.ipcSocket, "ipc-socket", "", "localipc: the supervisor's Unix socket (set by offload run)")
 }
 
@@ -64,6 +66,9 @@ func (f *strategyFlags) validate() (catalog.Entry, error) {
 	}
 	if f.partitions < 1 {
 		return catalog.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
+	}
+	if f.shards < 1 || f.shards > 1024 {
+		return catalog.Entry{}, cli.Usagef("--shards %d: want 1 to 1024", f.shards)
 	}
 	return e, nil
 }
@@ -113,6 +118,7 @@ func (f *strategyFlags) config() strategies.Config {
 		IPCSocket:   f.ipcSocket,
 		Namespace:   f.namespace,
 		Partitions:  f.partitions,
+		Shards:      f.shards,
 	}
 }
 
@@ -125,13 +131,14 @@ func (f *strategyFlags) workConfig() strategies.WorkConfig {
 		IPCSocket:   f.ipcSocket,
 		Namespace:   f.namespace,
 		Partitions:  f.partitions,
+		Shards:      f.shards,
 	}
 }
 
 // args renders the flags back into a command line for a child process.
 func (f *strategyFlags) args() []string {
 	a := []string{"--strategy", f.strategy, "--smtp", f.smtp, "--transport", f.transport, "--zmq", f.zmq,
-		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions)}
+		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions), fmt.Sprintf("--shards=%d", f.shards)}
 	if f.redis != "" {
 		a = append(a, "--redis", f.redis)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/hashslot"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/strategies/queue"
 	"github.com/offload/offload/strategies/queue/resque"
@@ -40,26 +41,44 @@ func runQueueStats(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := cli.NewFlagSet("queue stats", stderr)
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL (also REDIS_URL)")
 	ns := fs.String("namespace", resque.DefaultNamespace, "Redis key prefix")
+	shards := fs.Int("shards", 1, "the queue's number of hash-tagged shards (as given to serve and work)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	c, err := resque.Open(ctx, resque.Options{URL: *redisURL, Namespace: *ns})
+	if *shards < 1 || *shards > 1024 {
+		return cli.Usagef("--shards %d: want 1 to 1024", *shards)
+	}
+	c, err := resque.Open(ctx, resque.Options{URL: *redisURL, Namespace: *ns, Shards: *shards})
 	if err != nil {
 		return cli.Usage(err)
 	}
 	defer c.Close()
-	s, err := c.Stats(ctx, queue.Queue)
+	per, err := c.ShardStats(ctx, queue.Queue)
 	if err != nil {
 		return err
 	}
+	s := resque.Sum(per)
 	if *asJSON {
+		if len(per) > 1 {
+			return json.NewEncoder(stdout).Encode(struct {
+				resque.Stats
+				Shards []resque.Stats `json:"shards"`
+			}{s, per})
+		}
 		return json.NewEncoder(stdout).Encode(s)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "queue\t%s\nwaiting\t%d\noldest wait\t%v\nin flight\t%d\ndelayed\t%d\nfailed (list)\t%d\n",
 		s.Queue, s.Length, s.OldestWait.Round(time.Millisecond), s.Inflight, s.Delayed, s.Failed)
 	fmt.Fprintf(tw, "processed\t%d\nfailed (total)\t%d\nretries\t%d\nreclaimed\t%d\n\n", s.Processed, s.FailedStat, s.Retries, s.Reclaimed)
+	if len(per) > 1 {
+		fmt.Fprintf(tw, "SHARD\tNAMESPACE\tSLOT\tWAITING\tIN FLIGHT\tDELAYED\tPROCESSED\n")
+		for i, sh := range per {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\n", i, sh.Namespace, hashslot.Slot(sh.Namespace), sh.Length, sh.Inflight, sh.Delayed, sh.Processed)
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintf(tw, "WORKER\tALIVE\tIN FLIGHT\tPROCESSED\n")
 	for _, w := range s.Workers {
 		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\n", w.Name, w.Alive, w.Inflight, w.Processed)

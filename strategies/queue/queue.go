@@ -71,7 +71,7 @@ var (
 // New connects to cfg.RedisURL and pings it: an unreachable Redis is an
 // error here, so `offload serve` fails fast.
 func New(cfg strategies.Config) (strategies.Strategy, error) {
-	c, err := resque.Open(context.Background(), resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace})
+	c, err := resque.Open(context.Background(), resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shards: cfg.Shards})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -115,10 +115,11 @@ func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func
 	rt.Blocking(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		s := w.c.ShardFor(j.ID)
 		if !at.IsZero() {
-			return w.c.EnqueueAt(ctx, at, j.ID, raw)
+			return s.EnqueueAt(ctx, at, j.ID, raw)
 		}
-		return w.c.Enqueue(ctx, Queue, j.ID, raw)
+		return s.Enqueue(ctx, Queue, j.ID, raw)
 	}, func(err error) {
 		if err != nil {
 			w.log.Warn("enqueue failed", "id", j.ID, "err", err)
@@ -135,7 +136,7 @@ func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func
 
 // State answers GET /jobs/{id} from the job's status hash.
 func (w *Web) State(ctx context.Context, id string) (strategies.JobState, error) {
-	st, err := w.c.Status(ctx, id)
+	st, err := w.c.ShardFor(id).Status(ctx, id)
 	if errors.Is(err, resque.ErrNoSuchJob) {
 		return strategies.JobState{}, fmt.Errorf("%w: %s (unknown, or finished more than a day ago)", strategies.ErrUnknownJob, id)
 	}
@@ -171,36 +172,41 @@ type collector struct {
 	c     *resque.Client
 	queue string
 	descs map[string]*prometheus.Desc
+	shard *prometheus.Desc
 }
 
 func newCollector(c *resque.Client, queue string) *collector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("offload_queue_"+name, help, []string{"queue"}, nil)
 	}
-	return &collector{c: c, queue: queue, descs: map[string]*prometheus.Desc{
-		"length":          d("length", "Jobs waiting in the queue."),
-		"oldest":          d("oldest_wait_seconds", "How long the job at the head of the queue has waited."),
-		"inflight":        d("inflight", "Jobs claimed by workers and not yet acknowledged."),
-		"delayed":         d("delayed", "Jobs in the delayed set (scheduled and retries)."),
-		"failed":          d("failed", "Jobs in resque:failed."),
-		"processed_total": d("processed_total", "resque:stat:processed."),
-		"retries_total":   d("retries_total", "Retries scheduled after a failed attempt."),
-		"reclaimed_total": d("reclaimed_total", "Jobs put back from workers that stopped pinging."),
-		"workers":         d("workers_alive", "Workers with a live ping."),
-		"scrape_fail":     d("stats_errors", "1 when the last scrape could not read Redis."),
-	}}
+	return &collector{c: c, queue: queue,
+		shard: prometheus.NewDesc("offload_queue_shard_length", "Jobs waiting in one shard's list (one per hash-tagged namespace).", []string{"queue", "namespace"}, nil),
+		descs: map[string]*prometheus.Desc{
+			"length":          d("length", "Jobs waiting in the queue."),
+			"oldest":          d("oldest_wait_seconds", "How long the job at the head of the queue has waited."),
+			"inflight":        d("inflight", "Jobs claimed by workers and not yet acknowledged."),
+			"delayed":         d("delayed", "Jobs in the delayed set (scheduled and retries)."),
+			"failed":          d("failed", "Jobs in resque:failed."),
+			"processed_total": d("processed_total", "resque:stat:processed."),
+			"retries_total":   d("retries_total", "Retries scheduled after a failed attempt."),
+			"reclaimed_total": d("reclaimed_total", "Jobs put back from workers that stopped pinging."),
+			"workers":         d("workers_alive", "Workers with a live ping."),
+			"scrape_fail":     d("stats_errors", "1 when the last scrape could not read Redis."),
+		}}
 }
 
 func (k *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range k.descs {
 		ch <- d
 	}
+	ch <- k.shard
 }
 
 func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	s, err := k.c.Stats(ctx, k.queue)
+	shards, err := k.c.ShardStats(ctx, k.queue)
+	s := resque.Sum(shards)
 	g := func(name string, v float64) {
 		typ := prometheus.GaugeValue
 		if strings.HasSuffix(name, "total") {
@@ -213,6 +219,9 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	g("scrape_fail", 0)
+	for _, sh := range shards {
+		ch <- prometheus.MustNewConstMetric(k.shard, prometheus.GaugeValue, float64(sh.Length), k.queue, sh.Namespace)
+	}
 	alive := 0
 	for _, w := range s.Workers {
 		if w.Alive {

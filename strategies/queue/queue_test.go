@@ -10,6 +10,7 @@ import (
 
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/queue"
@@ -49,6 +50,32 @@ func setup(t *testing.T, rs *redisproc.Server, loop string, sinkCfg mailsink.Con
 	}
 	startWorker(t, rs.URL(), ns, sink.Addr(), defaults())
 	return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink}
+}
+
+// The queue spread over three shards on a real 3-master cluster (each
+// master with a replica) behaves like the single-Redis one.
+func TestConformanceCluster(t *testing.T) {
+	cl := itest.Cluster(t, rediscluster.Config{})
+	strategytest.Exercise(t, func(t *testing.T) strategytest.Setup {
+		sink := itest.Sink(t, mailsink.Config{})
+		ns := "t" + time.Now().Format("150405.000000")
+		s, err := queue.New(strategies.Config{RedisURL: cl.URL(), Namespace: ns, Shards: 3, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- queue.Work(ctx, defaults(), strategies.WorkConfig{RedisURL: cl.URL(), Namespace: ns, Shards: 3, SMTPAddr: sink.Addr(), Logger: quiet})
+		}()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+		return strategytest.Setup{URL: strategytest.Serve(t, s, "go"), Sink: sink}
+	})
 }
 
 func TestConformance(t *testing.T) {

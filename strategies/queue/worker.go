@@ -83,8 +83,11 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, NoRetry: true})
+	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shards: cfg.Shards, NoRetry: true})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("queue worker: %w", err)
 	}
 	defer c.Close()
@@ -124,8 +127,10 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 	done := make(chan struct{})
 	go func() { defer close(done); sc.run(runCtx) }()
 	if o.Scheduler {
-		s := resque.NewScheduler(c, cons.Worker().Name+":scheduler", 0, log)
-		go s.Run(runCtx)
+		for _, shard := range c.Shards() {
+			s := resque.NewScheduler(shard, cons.Worker().Name+":scheduler", 0, log)
+			go s.Run(runCtx)
+		}
 	}
 	err = cons.Run(ctx)
 	cancel()

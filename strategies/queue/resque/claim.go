@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,7 +74,9 @@ func (c *Client) Claim(ctx context.Context, w Worker, queue string, n int) ([]Jo
 	for i := range half {
 		raw, _ := res[i].(string)
 		att, _ := res[half+i].(int64)
-		jobs = append(jobs, decodeJob(raw, int(att), now))
+		j := decodeJob(raw, int(att), now)
+		j.Shard = c.index
+		jobs = append(jobs, j)
 	}
 	return jobs, nil
 }
@@ -101,7 +104,17 @@ var markRunning = redis.NewScript(markRunningScript)
 // worker dies before the status update, the job is still reclaimed; only its
 // attempts count misses this delivery.
 func (c *Client) ClaimWait(ctx context.Context, w Worker, queue string, d time.Duration) (Job, bool, error) {
-	raw, err := c.rdb.BLMove(ctx, c.keys.Queue(queue), c.keys.Inflight(w.Name), "LEFT", "RIGHT", d).Result()
+	var raw string
+	var err error
+	if d >= time.Second {
+		raw, err = c.rdb.BLMove(ctx, c.keys.Queue(queue), c.keys.Inflight(w.Name), "LEFT", "RIGHT", d).Result()
+	} else {
+		// go-redis rounds a blocking timeout under a second up to one;
+		// Redis itself takes decimal seconds. A worker of several shards
+		// blocks on one at a time, briefly, so a job on another waits little.
+		raw, err = c.rdb.Do(ctx, "BLMOVE", c.keys.Queue(queue), c.keys.Inflight(w.Name), "LEFT", "RIGHT",
+			strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Text()
+	}
 	if errors.Is(err, redis.Nil) {
 		return Job{}, false, nil
 	}
@@ -109,6 +122,7 @@ func (c *Client) ClaimWait(ctx context.Context, w Worker, queue string, d time.D
 		return Job{}, false, fmt.Errorf("wait for a job on %s: %w", queue, err)
 	}
 	j := decodeJob(raw, 1, time.Now())
+	j.Shard = c.index
 	if a, err := markRunning.Run(ctx, c.rdb, []string{c.keys.Job(j.ID)}, nowMS(), w.Name).Int(); err == nil {
 		j.Attempts = a
 	}

@@ -44,6 +44,7 @@ type Job struct {
 	ID       string // args[0].id, or "sha1-<hex of Raw>" for foreign jobs
 	Attempts int    // deliveries so far, this one included
 	Claimed  time.Time
+	Shard    int // index into Client.Shards of the shard it was claimed from
 }
 
 // IDOf returns the id a raw payload is tracked under: args[0].id when it is
@@ -70,6 +71,10 @@ type Client struct {
 	keys Keys
 	// JobTTL is how long a finished job's status hash is kept.
 	jobTTL time.Duration
+	// shards are the namespaces one logical queue is spread over
+	// (shards.go); just this client when there is one.
+	shards []*Client
+	index  int // this client's place in shards
 }
 
 // Options configures Open. Zero values take the defaults in brackets.
@@ -78,6 +83,10 @@ type Options struct {
 	Namespace string        // ["resque"]; in a cluster it must contain a {hash tag}
 	JobTTL    time.Duration // status hash lifetime after a job ends [24h]
 	PoolSize  int           // [go-redis default]
+	// Shards spreads the queue over this many namespaces, each with its own
+	// {hash tag} chosen to land on a different master of a cluster
+	// (shards.go) [1: the namespace as given].
+	Shards int
 	// NoRetry turns off go-redis's silent retry of a command whose
 	// connection broke. A worker wants that: a retried claim whose first
 	// try ran in Redis leaves jobs it never hears of in its inflight list,
@@ -113,7 +122,8 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("redis at %s unreachable: %w", redactURL(o.URL), err)
 	}
-	if _, ok := rdb.(*redis.ClusterClient); ok && !hasHashTag(c.keys.Prefix()) {
+	c.shards = shardsOf(c, o.Namespace, o.Shards)
+	if _, ok := rdb.(*redis.ClusterClient); ok && len(c.shards) == 1 && !hasHashTag(c.keys.Prefix()) {
 		_ = rdb.Close()
 		return nil, ErrClusterNeedsHashTag
 	}

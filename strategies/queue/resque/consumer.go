@@ -132,6 +132,7 @@ type Consumer struct {
 	// suspect is set when a Redis call's outcome is unknown; the fetcher
 	// then checks the inflight list for orphans before its next claim.
 	suspect atomic.Bool
+	next    int            // the shard the next claim starts at (fetch only)
 	busy    atomic.Int64   // running in a handler now
 	size    atomic.Int64   // processors wanted
 	procs   sync.WaitGroup // running processors

@@ -2,6 +2,7 @@ package resque
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -16,11 +17,13 @@ func pid() int { return os.Getpid() }
 // worker deregisters.
 func (k *Consumer) Run(ctx context.Context) error {
 	w := k.cfg.Worker
-	if err := k.c.Register(ctx, w); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before it started
+	for _, s := range k.c.Shards() {
+		if err := s.Register(ctx, w); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started
+			}
+			return err
 		}
-		return err
 	}
 	k.cfg.Log.Info("worker registered", "worker", w.Name, "queue", k.cfg.Queue, "processors", k.cfg.Size)
 	k.SetSize(k.cfg.Size)
@@ -64,7 +67,13 @@ drain:
 	<-ackerDone
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := k.c.Deregister(ctx, w)
+	var n int
+	var err error
+	for _, s := range k.c.Shards() {
+		q, derr := s.Deregister(ctx, w)
+		n += q
+		err = errors.Join(err, derr)
+	}
 	k.cfg.Log.Info("worker deregistered", "worker", w.Name, "requeued", n, "unstarted", drained)
 	k.cancelJob()
 	return err
@@ -130,6 +139,14 @@ func (k *Consumer) signalFreed() {
 // fetch claims whenever there is room: in batches while the queue has jobs,
 // with one blocking claim when it is empty.
 func (k *Consumer) fetch(ctx context.Context) {
+	shards := k.c.Shards()
+	// idle is how long one blocking claim waits on an empty shard: with
+	// several shards, briefly, so that a job arriving on another one is
+	// not left waiting for IdleWait.
+	idle := k.cfg.IdleWait
+	if len(shards) > 1 {
+		idle = 50 * time.Millisecond
+	}
 	w, q := k.cfg.Worker, k.cfg.Queue
 	backoff := newRetryDelay()
 	lastCheck := time.Now()
@@ -152,11 +169,12 @@ func (k *Consumer) fetch(ctx context.Context) {
 			}
 			lastCheck = time.Now()
 		}
-		jobs, err := k.c.Claim(ctx, w, q, min(room, k.cfg.Batch))
+		jobs, err := k.claim(ctx, min(room, k.cfg.Batch))
 		if err == nil && len(jobs) == 0 && k.held.Load() == 0 {
 			var j Job
 			var ok bool
-			j, ok, err = k.c.ClaimWait(ctx, w, q, k.cfg.IdleWait)
+			j, ok, err = shards[k.next%len(shards)].ClaimWait(ctx, w, q, idle)
+			k.next++
 			if ok {
 				jobs = append(jobs, j)
 			}
@@ -186,6 +204,22 @@ func (k *Consumer) fetch(ctx context.Context) {
 			k.ready <- j
 		}
 	}
+}
+
+// claim takes up to n jobs from the first shard, from k.next on, that has
+// any, and moves k.next past it: under a backlog every shard gets one
+// claim per round, so none is starved however deep the others are.
+func (k *Consumer) claim(ctx context.Context, n int) ([]Job, error) {
+	shards := k.c.Shards()
+	for i := range shards {
+		s := shards[(k.next+i)%len(shards)]
+		jobs, err := s.Claim(ctx, k.cfg.Worker, k.cfg.Queue, n)
+		if err != nil || len(jobs) > 0 {
+			k.next += i + 1
+			return jobs, err
+		}
+	}
+	return nil, nil
 }
 
 // acker acknowledges finished jobs in batches; failures are retried or
@@ -233,12 +267,12 @@ func (k *Consumer) settle(batch []Job, r result) []Job {
 	w, j := k.cfg.Worker, r.job
 	var err error
 	if IsPermanent(r.err) || j.Attempts > k.cfg.Retries {
-		err = k.c.Fail(ctx, w, j, exceptionName(r.err), r.err)
+		err = k.shard(j).Fail(ctx, w, j, exceptionName(r.err), r.err)
 		k.Counters.Failed.Add(1)
 		k.cfg.Log.Warn("job failed for good", "id", j.ID, "attempts", j.Attempts, "err", r.err)
 	} else {
 		d := k.cfg.Backoff(j.Attempts)
-		err = k.c.Retry(ctx, w, j, time.Now().Add(d), r.err)
+		err = k.shard(j).Retry(ctx, w, j, time.Now().Add(d), r.err)
 		k.Counters.Retried.Add(1)
 		k.cfg.Log.Info("job will be retried", "id", j.ID, "attempt", j.Attempts, "in", d.Round(time.Millisecond), "err", r.err)
 	}
@@ -258,16 +292,14 @@ func exceptionName(err error) string {
 	return "Error"
 }
 
+func (k *Consumer) shard(j Job) *Client { return k.c.Shards()[j.Shard] }
+
 func (k *Consumer) flush(batch []Job) {
 	backoff := newRetryDelay()
 	for tries := 0; len(batch) > 0; tries++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		late, err := k.c.Ack(ctx, k.cfg.Worker, batch)
-		cancel()
+		var err error
+		batch, err = k.ackShards(batch)
 		if err == nil {
-			k.owned.remove(batch...)
-			k.Counters.Processed.Add(int64(len(batch)))
-			k.Counters.LateAcks.Add(int64(late))
 			return
 		}
 		if tries >= 30 {
@@ -281,14 +313,43 @@ func (k *Consumer) flush(batch []Job) {
 	}
 }
 
-// requeueOrphans puts back jobs in our inflight list that we do not hold
+// ackShards acknowledges batch shard by shard and returns the jobs whose
+// shard could not be reached, so a retry does not ack the others twice.
+func (k *Consumer) ackShards(batch []Job) ([]Job, error) {
+	byShard := map[int][]Job{}
+	for _, j := range batch {
+		byShard[j.Shard] = append(byShard[j.Shard], j)
+	}
+	var left []Job
+	var errs error
+	for i, jobs := range byShard {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		late, err := k.c.Shards()[i].Ack(ctx, k.cfg.Worker, jobs)
+		cancel()
+		if err != nil {
+			left = append(left, jobs...)
+			errs = errors.Join(errs, err)
+			continue
+		}
+		k.owned.remove(jobs...)
+		k.Counters.Processed.Add(int64(len(jobs)))
+		k.Counters.LateAcks.Add(int64(late))
+	}
+	return left, errs
+}
+
+// requeueOrphans puts back jobs in our inflight lists that we do not hold
 // (see orphans.go). Called only from fetch, between claims.
 func (k *Consumer) requeueOrphans(ctx context.Context) error {
 	k.suspect.Store(false)
-	n, err := k.c.RequeueOrphans(ctx, k.cfg.Worker, k.cfg.Queue, k.owned.snapshot())
-	if err != nil {
-		k.suspect.Store(true)
-		return err
+	n := 0
+	for _, s := range k.c.Shards() {
+		q, err := s.RequeueOrphans(ctx, k.cfg.Worker, k.cfg.Queue, k.owned.snapshot())
+		n += q
+		if err != nil {
+			k.suspect.Store(true)
+			return err
+		}
 	}
 	if n > 0 {
 		k.Counters.Reclaimed.Add(int64(n))
@@ -298,18 +359,26 @@ func (k *Consumer) requeueOrphans(ctx context.Context) error {
 }
 
 func (k *Consumer) ping(ctx context.Context) {
-	if err := k.c.Ping(ctx, k.cfg.Worker); err != nil && ctx.Err() == nil {
-		k.cfg.Log.Warn("ping failed", "err", err)
+	for _, s := range k.c.Shards() {
+		if err := s.Ping(ctx, k.cfg.Worker); err != nil && ctx.Err() == nil {
+			k.cfg.Log.Warn("ping failed", "namespace", s.Keys().Prefix(), "err", err)
+		}
 	}
 }
 
 func (k *Consumer) reclaim(ctx context.Context) {
-	r, err := k.c.Reclaim(ctx, k.cfg.MaxDeliveries, k.cfg.Worker.Queues)
-	if err != nil {
-		if ctx.Err() == nil {
-			k.cfg.Log.Warn("reclaim failed", "err", err)
+	var r Reclaimed
+	for _, s := range k.c.Shards() {
+		one, err := s.Reclaim(ctx, k.cfg.MaxDeliveries, k.cfg.Worker.Queues)
+		if err != nil {
+			if ctx.Err() == nil {
+				k.cfg.Log.Warn("reclaim failed", "namespace", s.Keys().Prefix(), "err", err)
+			}
+			continue
 		}
-		return
+		r.Workers += one.Workers
+		r.Requeued += one.Requeued
+		r.Failed += one.Failed
 	}
 	if r.Workers > 0 {
 		k.Counters.Reclaimed.Add(int64(r.Requeued))

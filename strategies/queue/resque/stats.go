@@ -17,6 +17,7 @@ import (
 // much in flight, failed and retried, and who is working.
 type Stats struct {
 	Queue      string        `json:"queue"`
+	Namespace  string        `json:"namespace,omitempty"` // the shard's, in ShardStats
 	Length     int64         `json:"length"`
 	OldestWait time.Duration `json:"oldest_wait_ns"`
 	Inflight   int64         `json:"inflight"`

@@ -1,0 +1,134 @@
+package resque
+
+import (
+	"context"
+	"hash/fnv"
+	"strings"
+
+	"github.com/offload/offload/internal/hashslot"
+)
+
+// One logical queue can be spread over several shards. Each shard is a
+// complete Resque namespace whose name is a {hash tag}, so every key of a
+// shard — queue, inflight lists, delayed set, status hashes — sits in one
+// hash slot and every script and MULTI stays slot-safe. The tags are
+// chosen by hashslot.Spread to hash into different thirds (for three
+// shards) of the slot space, which `redis-cli --cluster create` gives to
+// different masters: the shards' traffic lands on different machines.
+//
+// A job lives in one shard from enqueue to ack, picked by a hash of its id
+// (so GET /jobs/{id} knows where to look without an index); workers claim
+// from every shard, starting at a different one each round (consumer_run.go).
+//
+// With one shard (the default) the namespace is used as given, which keeps
+// the layout exactly Resque's: node-resque and Ruby resque interoperate.
+// With N shards each shard is a Resque namespace of its own ({resque-3}
+// say): a node-resque client pointed at that namespace interoperates with
+// that shard only.
+
+// ShardNamespaces are the namespaces of n shards of ns (ns itself for 1).
+func ShardNamespaces(ns string, n int) []string {
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	if n <= 1 {
+		return []string{ns}
+	}
+	base := strings.NewReplacer("{", "", "}", "").Replace(strings.TrimSuffix(ns, ":"))
+	tags := hashslot.Spread(base, n)
+	out := make([]string, n)
+	for i, t := range tags {
+		out[i] = "{" + t + "}"
+	}
+	return out
+}
+
+func shardsOf(root *Client, ns string, n int) []*Client {
+	names := ShardNamespaces(ns, n)
+	if len(names) == 1 {
+		return []*Client{root}
+	}
+	out := make([]*Client, len(names))
+	for i, name := range names {
+		out[i] = &Client{rdb: root.rdb, keys: NewKeys(name), jobTTL: root.jobTTL, index: i}
+	}
+	for _, s := range out {
+		s.shards = out
+	}
+	return out
+}
+
+// Shards are the clients of every shard, sharing this client's connections
+// (just this client when the queue has one shard).
+func (c *Client) Shards() []*Client {
+	if len(c.shards) == 0 {
+		return []*Client{c}
+	}
+	return c.shards
+}
+
+// Index is this shard's place in Shards.
+func (c *Client) Index() int { return c.index }
+
+// ShardFor is the shard job id is stored in.
+func (c *Client) ShardFor(id string) *Client {
+	s := c.Shards()
+	if len(s) == 1 {
+		return s[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return s[h.Sum32()%uint32(len(s))]
+}
+
+// ShardStats reads Stats for queue in every shard, in shard order.
+func (c *Client) ShardStats(ctx context.Context, queue string) ([]Stats, error) {
+	var out []Stats
+	for _, s := range c.Shards() {
+		st, err := s.Stats(ctx, queue)
+		if err != nil {
+			return nil, err
+		}
+		st.Namespace = strings.TrimSuffix(s.keys.Prefix(), ":")
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Sum adds up per-shard stats into one queue's: lengths and counters add,
+// the oldest wait is the largest, workers are listed per shard.
+func Sum(shards []Stats) Stats {
+	if len(shards) == 1 {
+		return shards[0]
+	}
+	var t Stats
+	for _, s := range shards {
+		t.Queue = s.Queue
+		t.Length += s.Length
+		t.OldestWait = max(t.OldestWait, s.OldestWait)
+		t.Inflight += s.Inflight
+		t.Delayed += s.Delayed
+		t.Failed += s.Failed
+		t.Processed += s.Processed
+		t.FailedStat += s.FailedStat
+		t.Retries += s.Retries
+		t.Reclaimed += s.Reclaimed
+	}
+	// A worker claims from every shard, so it is listed once per shard:
+	// merge it into one row.
+	byName := map[string]int{}
+	for _, s := range shards {
+		for _, w := range s.Workers {
+			i, ok := byName[w.Name]
+			if !ok {
+				byName[w.Name] = len(t.Workers)
+				t.Workers = append(t.Workers, w)
+				continue
+			}
+			t.Workers[i].Alive = t.Workers[i].Alive || w.Alive
+			t.Workers[i].Inflight += w.Inflight
+			t.Workers[i].Processed += w.Processed
+		}
+	}
+	return t
+}
