@@ -26,8 +26,9 @@ type Bench struct {
 	Log      io.Writer // one line per phase; nil: none
 	Clock    Clock     // default RealClock
 
-	mu      sync.Mutex
-	orphans []string
+	mu       sync.Mutex
+	orphans  []string
+	capacity map[string]results.Capacity // ladders run so far, for the scale runs
 }
 
 func (b *Bench) clock() Clock {
@@ -63,7 +64,7 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 	var plans []Plan
 	for _, st := range strategies {
 		entry, err := catalog.Lookup(st)
-		if err != nil && b.Target == "" {
+		if err != nil && b.Target == "" && st != Baseline {
 			return nil, err
 		}
 		variants := []catalog.Variant{{}}
@@ -90,6 +91,12 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 
 func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Variant, quick bool) []Plan {
 	base := Plan{Strategy: st, Entry: e, Scenario: sc, Variant: v, Loop: "node", Workers: 1}
+	if st == Baseline {
+		if sc.Name != Capacity {
+			base.NA = baselineNA
+		}
+		return []Plan{base}
+	}
 	na := b.naReason(e, sc, v)
 	if na != "" {
 		base.NA = na
@@ -99,6 +106,9 @@ func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Varian
 	loops := sc.Loops
 	if quick || v.Name != "" {
 		loops = loops[:1] // the loop comparison is in the full bench, default variant
+	}
+	if sc.Name == Capacity && e.Layout() != catalog.WebOnly {
+		loops = loops[:1] // only a job run in the web process meets the loop model twice
 	}
 	for _, loop := range loops {
 		for _, w := range sc.Workers {

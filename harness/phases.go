@@ -22,6 +22,12 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 		b.logf("[%d/%d] %s: n/a (%s)", p.Index, p.Total, p.label(), p.NA)
 		return out
 	}
+	if p.Scenario.Name == Scale && b.Target == "" {
+		var notes []string
+		p, notes = b.scaleLoad(ctx, p)
+		out.OfferedRPS = p.Scenario.Rate
+		out.Notes = append(out.Notes, notes...)
+	}
 	began := time.Now()
 	r := &run{b: b, plan: p}
 	defer func() { out.WallS = round3(time.Since(began).Seconds()) }()
@@ -47,6 +53,12 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	defer stopProgress()
 	go r.ticker(progressCtx)
 
+	if p.Scenario.Ladder != nil {
+		if p.Strategy != Baseline { // which delivers nothing
+			r.awaitPipeline(ctx, fmt.Sprintf("w%03d-", p.Index))
+		}
+		return r.ladder(ctx, out)
+	}
 	r.warmup(ctx)
 	m := r.measure(ctx)
 	drainStart := time.Now()
@@ -84,8 +96,14 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return func() error { return nil }, err
 	}
-	env, err := StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
-		Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf})
+	start := func() (*Env, error) {
+		if r.plan.Strategy == Baseline {
+			return StartBaseline(ctx, b.Exe, logf)
+		}
+		return StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
+			Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf})
+	}
+	env, err := start()
 	if err != nil {
 		logf.Close()
 		return func() error { return nil }, err

@@ -42,6 +42,9 @@ func (p Plan) label() string {
 // style copies the catalog's drawing facts into the run, so reports need
 // nothing but results.json.
 func (p Plan) style() *results.Style {
+	if p.Strategy == Baseline {
+		return baselineStyle()
+	}
 	if p.Entry.Name == "" {
 		return nil // an external target: reports give it a neutral look
 	}

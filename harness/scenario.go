@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -17,10 +18,13 @@ const (
 	BrokerRestart = "broker-restart"
 	MailOutage    = "mail-outage"
 	Scale         = "scale"
+	Capacity      = "capacity"
 )
 
 // ScenarioOrder lists every scenario, in report order.
-var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, MailOutage, Scale}
+// Capacity runs before scale: scale offers a load sized from the ladder's
+// measured delivery capacity.
+var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, MailOutage, Capacity, Scale}
 
 // Timing is the length of each phase and the offered load; Quick and Full
 // are the two presets, and every field can be overridden.
@@ -49,6 +53,11 @@ type Timing struct {
 	SinkRTT        time.Duration // and its network round trip, on MAIL and RCPT (before the body)
 	SendDelayBound time.Duration // p99 due -> written above this makes a run invalid; 0: DefaultSendDelayBound
 	RecoveryBound  time.Duration // load goes on after a repair until recovery, at most this long; 0: DefaultRecoveryBound
+	Ladder         Ladder        // the capacity scenario's rate steps
+	SLO            time.Duration // a capacity step's HTTP p99 from due must not exceed this
+	// ScaleLoad is the scale scenario's offered rate as a multiple of one
+	// worker's delivery capacity, measured by the capacity ladder.
+	ScaleLoad float64
 }
 
 // Quick runs every strategy through every scenario in about two minutes.
@@ -61,6 +70,11 @@ func Quick() Timing {
 		RecoveryWindow: 300 * time.Millisecond, RequestTimeout: 5 * time.Second,
 		ScaleWorkers: []int{2}, CPUFirst: 50, CPUEvery: 400, CPUCost: 300 * time.Millisecond,
 		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
+		// A short ladder: doubling steps of at least 500 requests, fewer
+		// than the full ladder's 2,000, so its p99 rests on 5 samples.
+		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
+			Warmup: 200 * time.Millisecond, Settle: time.Second},
+		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
 
@@ -74,6 +88,11 @@ func Full() Timing {
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
 		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
 		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
+		// Steps a factor of √2 apart, each at least 2,000 measured requests
+		// (so p99 rests on 20 samples) and at least a second.
+		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
+			Warmup: 500 * time.Millisecond, Settle: 2 * time.Second},
+		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
 
@@ -90,6 +109,7 @@ type Scenario struct {
 	Hey      time.Duration // run hey for this long after the open-loop phases (0: no hey)
 	Loops    []string      // the web's concurrency models to run it under
 	Workers  []int         // job workers per run (0: the strategy's default)
+	Ladder   *Ladder       // capacity: the rate steps (Rate and Measure unused)
 }
 
 // Build returns the named scenario under timing t.
@@ -119,9 +139,17 @@ func (t Timing) Build(name string) (Scenario, error) {
 	case MailOutage:
 		fault(FaultMailOutage)
 	case Scale:
+		// The rate here stands until the run starts: the bench replaces it
+		// with ScaleLoad times one worker's measured delivery capacity.
 		s.Rate = 2 * t.Rate
 		s.Load = Constant(s.Rate)
 		s.Workers = t.ScaleWorkers
+	case Capacity:
+		l := t.Ladder
+		s.Ladder, s.Rate, s.Load = &l, l.Start, Constant(l.Start)
+		// The loop model matters to both halves when the job runs in the
+		// web process; the bench adds --loop go for those strategies only.
+		s.Loops = []string{"node", "go"}
 	default:
 		return Scenario{}, fmt.Errorf("unknown scenario %q: use %s", name, strings.Join(ScenarioOrder, ", "))
 	}

@@ -62,7 +62,8 @@ func Charts(f *results.File, opt Options) []Chart {
 }
 
 // measured reports whether a run has numbers a chart may show.
-func measured(r results.Run) bool { return r.NAReason == "" && r.Invalid == "" }
+// A capacity ladder is a run of many rates: its own charts and table show it.
+func measured(r results.Run) bool { return r.NAReason == "" && r.Invalid == "" && r.Capacity == nil }
 
 // scenarioKey names a scenario together with the web loop it ran under
 // when that is not the default node loop.

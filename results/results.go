@@ -8,11 +8,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 )
 
-// Schema is bumped whenever a field changes meaning or is removed.
-const Schema = "offload.results/v1"
+// Schema is bumped whenever a field changes meaning or is removed. v2 adds
+// the capacity scenario (Run.Capacity); a v1 file reads as one without it.
+const Schema = "offload.results/v2"
+
+// readable are the schemas Read accepts: this one and the older ones whose
+// fields kept their meaning.
+var readable = []string{"offload.results/v1", Schema}
 
 // File is results.json.
 type File struct {
@@ -117,6 +124,8 @@ type Run struct {
 	// Style is how reports draw the run's series, copied from the
 	// strategy catalog so that reports need nothing but this file.
 	Style *Style `json:"style,omitempty"`
+
+	Capacity *Capacity `json:"capacity,omitempty"` // the capacity scenario's ladder
 }
 
 // Style is a series' place and look in reports.
@@ -221,8 +230,8 @@ func Read(path string) (*File, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	if f.Schema != Schema {
-		return nil, fmt.Errorf("%s: schema %q, this offload reads %q", path, f.Schema, Schema)
+	if !slices.Contains(readable, f.Schema) {
+		return nil, fmt.Errorf("%s: schema %q, this offload reads %s", path, f.Schema, strings.Join(readable, ", "))
 	}
 	return &f, nil
 }

@@ -26,7 +26,9 @@ import (
 // its own redis-servers, mail sink and processes, into OUT/<timestamp>/.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("bench", stderr)
-	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(catalog.Names(), ","))
+	// The baseline is the capacity ladder's reference row, run first.
+	allStrategies := append([]string{harness.Baseline}, catalog.Names()...)
+	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(allStrategies, ","))
 	scens := fs.String("scenarios", "all", "comma list of scenarios, or all: "+strings.Join(harness.ScenarioOrder, ","))
 	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
@@ -37,6 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
 	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
+	slo := fs.Duration("slo", 50*time.Millisecond, "capacity: a step passes only while HTTP p99 from due stays within this")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
 	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
 	var lf liveview.Flags
@@ -44,7 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	strategies, err := harness.ParseList(*strats, catalog.Names(), "strategy")
+	strategies, err := harness.ParseList(*strats, allStrategies, "strategy")
 	if err != nil {
 		return cli.Usage(err)
 	}
@@ -60,6 +63,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cli.Usage(err)
 	}
 	timing.Poisson, timing.Seed = *poisson, uint64(*seed)
+	if *slo <= 0 {
+		return cli.Usagef("--slo %v: must be positive", *slo)
+	}
+	timing.SLO = *slo
 	if *target == "" {
 		if err := redisproc.Available(); err != nil {
 			return cli.Usage(err)

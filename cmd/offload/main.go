@@ -61,6 +61,14 @@ func commands() map[string]command {
 	}
 }
 
+// hiddenCommands are started by the bench, not by people: they are left out
+// of the usage.
+func hiddenCommands() map[string]command {
+	return map[string]command{
+		"baseline": {"the capacity ladder's reference server: 202 after one LPUSH", runBaseline},
+	}
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -71,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	c, ok := cmds[args[0]]
+	if h, hidden := hiddenCommands()[args[0]]; hidden {
+		c, ok = h, true
+	}
 	if !ok {
 		usage(stderr, cmds)
 		return cli.Usagef("unknown command %q", args[0])

@@ -17,6 +17,7 @@ import (
 	"net/textproto"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -64,6 +65,10 @@ type Stats struct {
 	Rejected   int64 `json:"rejected"`   // messages answered 451 (fail-rate or outage)
 	NoJobID    int64 `json:"no_job_id"`  // accepted messages without an X-Offload-Job header
 	Outage     bool  `json:"outage"`     // answering 451 to everything right now
+	// InFlight is messages between MAIL and the end of DATA right now:
+	// how many deliveries the senders have under way at once, which caps
+	// their rate at InFlight divided by one message's time.
+	InFlight int64 `json:"in_flight"`
 }
 
 // Sink is a running SMTP server. Safe for concurrent use.
@@ -81,6 +86,7 @@ type Sink struct {
 	outageUntil time.Time
 	subscribers []chan<- Delivery
 	closeOnce   sync.Once
+	inFlight    atomic.Int64
 }
 
 // Start listens on cfg.Addr and serves until Close.
@@ -178,6 +184,7 @@ func (s *Sink) Stats() Stats {
 	st.Unique = len(s.byID)
 	st.Duplicates = st.Received - st.NoJobID - int64(st.Unique)
 	st.Outage = s.cfg.Now().Before(s.outageUntil)
+	st.InFlight = s.inFlight.Load()
 	return st
 }
 
@@ -256,12 +263,27 @@ func (s *Sink) record(id string) {
 
 type session struct {
 	sink *Sink
+	inTx bool // between MAIL and the end of DATA (or a reset)
 }
 
-func (*session) Reset()        {}
-func (*session) Logout() error { return nil }
+func (ss *session) Reset()        { ss.endTx() }
+func (ss *session) Logout() error { ss.endTx(); return nil }
 
-func (ss *session) Mail(string, *smtp.MailOptions) error { ss.roundTrip(); return nil }
+func (ss *session) Mail(string, *smtp.MailOptions) error {
+	if !ss.inTx {
+		ss.inTx = true
+		ss.sink.inFlight.Add(1)
+	}
+	ss.roundTrip()
+	return nil
+}
+
+func (ss *session) endTx() {
+	if ss.inTx {
+		ss.inTx = false
+		ss.sink.inFlight.Add(-1)
+	}
+}
 func (ss *session) Rcpt(string, *smtp.RcptOptions) error { ss.roundTrip(); return nil }
 
 func (ss *session) roundTrip() {
@@ -271,6 +293,7 @@ func (ss *session) roundTrip() {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	defer ss.endTx()
 	tp := textproto.NewReader(bufio.NewReader(r))
 	hdr, err := tp.ReadMIMEHeader()
 	if err != nil {

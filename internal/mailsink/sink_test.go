@@ -8,6 +8,7 @@ import (
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/wait"
 )
 
 func start(t *testing.T, cfg mailsink.Config) (*mailsink.Sink, *mailer.Mailer) {
@@ -120,4 +121,20 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+func TestInFlightCountsMessagesUnderWay(t *testing.T) {
+	s, m := start(t, mailsink.Config{Delay: 300 * time.Millisecond})
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- m.Send(ctx, mail("slow")) }()
+	if !wait.Until(ctx, 5*time.Second, func() bool { return s.Stats().InFlight == 1 }) {
+		t.Fatalf("in flight = %d while a message was being accepted, want 1", s.Stats().InFlight)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().InFlight; got != 0 {
+		t.Fatalf("in flight = %d after the message was accepted, want 0", got)
+	}
 }

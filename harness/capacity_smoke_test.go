@@ -1,0 +1,142 @@
+package harness_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/offload/offload/harness"
+	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/results"
+)
+
+// checkCapacity asserts the capacity contract on the raw JSON of every
+// ladder run: the fields, the steps, and that the ladder stopped at the
+// first step whose answers failed.
+func checkCapacity(t *testing.T, raw []byte) {
+	t.Helper()
+	var f struct {
+		Runs []map[string]json.RawMessage `json:"runs"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	ladders := 0
+	for _, r := range f.Runs {
+		var scenario, strategy, na string
+		_ = json.Unmarshal(r["scenario"], &scenario)
+		_ = json.Unmarshal(r["strategy"], &strategy)
+		_ = json.Unmarshal(r["na_reason"], &na)
+		if scenario != "capacity" || na != "" {
+			continue
+		}
+		ladders++
+		var c map[string]json.RawMessage
+		if err := json.Unmarshal(r["capacity"], &c); err != nil {
+			t.Errorf("%s/capacity: no capacity object: %v", strategy, err)
+			continue
+		}
+		for _, k := range []string{"slo_ms", "steps", "max_accept_rps", "max_delivery_rps", "limited_by"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("%s/capacity lacks %q", strategy, k)
+			}
+		}
+		var steps []map[string]json.RawMessage
+		_ = json.Unmarshal(c["steps"], &steps)
+		if len(steps) == 0 {
+			t.Errorf("%s/capacity: no steps", strategy)
+		}
+		for i, s := range steps {
+			for _, k := range []string{"offered_rps", "achieved_rps", "delivered_rps", "http_latency_ms", "e2e_latency_ms",
+				"backlog_growth_per_s", "lost", "cpu_ms_per_job", "rss_kb_per_job", "passed", "failed_because"} {
+				if _, ok := s[k]; !ok {
+					t.Errorf("%s/capacity step %d lacks %q", strategy, i, k)
+				}
+			}
+			var acceptOK bool
+			_ = json.Unmarshal(s["accept_ok"], &acceptOK)
+			if !acceptOK && i != len(steps)-1 {
+				t.Errorf("%s/capacity: step %d failed its answers but the ladder went on", strategy, i)
+			}
+		}
+	}
+	if ladders == 0 {
+		t.Errorf("no capacity ladder ran")
+	}
+}
+
+// TestTinyLadder runs a two-step ladder end to end against fireforget's
+// real processes and checks what the capacity scenario records.
+func TestTinyLadder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	bin := itest.Binary(t)
+	sink := itest.Sink(t, mailsink.Config{})
+	timing := harness.Quick()
+	timing.Ladder = harness.Ladder{Start: 100, Factor: 2, Max: 200, MinRequests: 100, MinStep: 300 * time.Millisecond,
+		Warmup: 100 * time.Millisecond, Settle: time.Second}
+	// An SLO no step can miss, so both steps must pass: the test is about
+	// the ladder's bookkeeping, not this machine's speed.
+	timing.SLO = time.Minute
+	out := t.TempDir()
+	b := &harness.Bench{Exe: bin, Out: out, Sink: sink, Timing: timing}
+	plans, err := b.Plans([]string{"fireforget"}, []string{harness.Capacity}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 1 {
+		t.Fatalf("%d plans for one strategy's ladder under --quick, want 1", len(plans))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f, err := b.Run(ctx, results.Env{}, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCapacity(t, raw)
+	c := f.Runs[0].Capacity
+	if c == nil {
+		t.Fatalf("run has no capacity: %+v", f.Runs[0])
+	}
+	want := 2
+	if len(c.Steps) > 0 && !c.Steps[0].AcceptOK {
+		// Only the generator can fail a step under this SLO: a machine
+		// busy with other work. The ladder must then stop at once.
+		t.Logf("the first step failed: %s", c.Steps[0].FailedBecause)
+		if c.Steps[0].LimitedBy != harness.LimitGenerator {
+			t.Errorf("first step limited by %q, want the generator (the SLO is a minute)", c.Steps[0].LimitedBy)
+		}
+		want = 1
+	}
+	if len(c.Steps) != want || c.Steps[0].OfferedRPS != 100 || want == 2 && c.Steps[1].OfferedRPS != 200 {
+		t.Fatalf("steps %+v, want %d of 100 and 200 req/s", c.Steps, want)
+	}
+	for _, s := range c.Steps {
+		if s.Requests < 100 || s.AchievedRPS < 0.9*s.OfferedRPS {
+			t.Errorf("step at %v req/s: accept ok %v, %d requests, achieved %v (%s)", s.OfferedRPS, s.AcceptOK, s.Requests,
+				s.AchievedRPS, s.FailedBecause)
+		}
+		if s.CPUMSPerJob <= 0 || s.CPUCores["web"] <= 0 {
+			t.Errorf("step at %v req/s: cpu %v ms/job, web %v cores: the processes were not sampled", s.OfferedRPS, s.CPUMSPerJob, s.CPUCores)
+		}
+		if s.Lost != 0 {
+			t.Errorf("step at %v req/s lost %d with no fault", s.OfferedRPS, s.Lost)
+		}
+	}
+	if want == 2 && c.MaxAcceptRPS < 100 || c.MaxDeliveryRPS == nil {
+		t.Errorf("max accept %v, max delivery %v: want both figures", c.MaxAcceptRPS, c.MaxDeliveryRPS)
+	}
+	if f.Runs[0].Delivered == 0 || f.Runs[0].Sent < 200 {
+		t.Errorf("run totals: sent %d, delivered %d", f.Runs[0].Sent, f.Runs[0].Delivered)
+	}
+	itest.AssertNoOrphans(t)
+}

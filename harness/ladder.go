@@ -1,0 +1,315 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/offload/offload/internal/wait"
+	"github.com/offload/offload/results"
+)
+
+// ladderState is what the capacity ladder carries from one step to the next.
+type ladderState struct {
+	prefix     string // every job id of this ladder starts with it
+	seq        int
+	accepts    []time.Time // every 2xx answer so far
+	acceptedIO int         // accepted jobs the sink owes
+	baseUnique int         // deliveries before the ladder (the pipeline check)
+	judge      bool        // deliveries are still judged
+}
+
+// ladder is the capacity scenario: step after step, each a fresh open-loop
+// schedule at a higher rate, until a step's answers fail. A step whose
+// deliveries fall behind ends the delivery figure; the climb goes on for
+// the accept figure, since taking more than the workers can deliver is what
+// a queue is for.
+func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
+	b, l := r.b, *r.plan.Scenario.Ladder
+	rule := DefaultRule()
+	if b.Timing.SLO > 0 {
+		rule.SLO = b.Timing.SLO
+	}
+	st := &ladderState{prefix: fmt.Sprintf("c%03d-", r.plan.Index), baseUnique: b.Sink.Stats().Unique,
+		judge: r.plan.Strategy != Baseline}
+	var whole Sampler
+	if r.env != nil {
+		whole.Begin(r.env.Targets())
+	}
+	var steps []results.CapacityStep
+	c := results.Capacity{}
+	rates := l.Rates()
+	for i, rate := range rates {
+		if ctx.Err() != nil {
+			break
+		}
+		r.setPhase(fmt.Sprintf("step %d/%d: %s req/s", i+1, len(rates), fmtRate(rate)), l.Warmup+l.StepLength(rate))
+		s, ev := r.step(ctx, st, l, rule, rate)
+		if !s.AcceptOK {
+			cause, detail := Blame(ev, true)
+			s.LimitedBy = cause
+			c.AcceptLimitedBy, c.AcceptEvidence = cause, detail
+		}
+		if s.DeliveryJudged && !s.DeliveryOK {
+			cause, detail := Blame(ev, false)
+			if s.LimitedBy == "" {
+				s.LimitedBy = cause
+			}
+			c.DeliveryLimitedBy, c.DeliveryEvidence = cause, detail
+			st.judge = false
+		}
+		steps = append(steps, s)
+		b.logf("[%d/%d] %s: %s req/s achieved %s delivered %s http p99 %sms backlog %+.0f/s cpu %.2fms/job %s",
+			r.plan.Index, r.plan.Total, r.plan.label(), fmtRate(rate), fmtRate(s.AchievedRPS), fmtRate(s.DeliveredRPS),
+			fmtMS(s.HTTPLatencyMS.P99), s.BacklogGrowthPerS, s.CPUMSPerJob, passWord(s))
+		if !s.AcceptOK {
+			break
+		}
+	}
+	sum := Summarize(rule.SLO, l.MinRequests, steps)
+	sum.AcceptLimitedBy, sum.AcceptEvidence = c.AcceptLimitedBy, c.AcceptEvidence
+	sum.DeliveryLimitedBy, sum.DeliveryEvidence = c.DeliveryLimitedBy, c.DeliveryEvidence
+	if sum.Steps == nil {
+		sum.Steps = []results.CapacityStep{}
+	}
+	out.Capacity = &sum
+	r.fillRun(&out, st, steps, &whole)
+	if r.plan.Loop == "node" || r.plan.Strategy == Baseline {
+		b.noteCapacity(r.plan, sum)
+	}
+	out.Interrupted = ctx.Err() != nil
+	return out
+}
+
+func passWord(s results.CapacityStep) string {
+	if s.Passed {
+		return "pass"
+	}
+	return "FAIL: " + s.FailedBecause
+}
+
+// fillRun sets the run's totals from the ladder, so the counts in
+// results.json add up whatever scenario a reader looks at.
+func (r *run) fillRun(out *results.Run, st *ladderState, steps []results.CapacityStep, whole *Sampler) {
+	for _, s := range steps {
+		out.DurationS += s.DurationS
+		out.Lost += s.Lost
+		out.OfferedRPS = max(out.OfferedRPS, s.OfferedRPS)
+	}
+	out.DurationS = round3(out.DurationS)
+	out.Sent = int64(st.seq)
+	out.Accepted = int64(len(st.accepts))
+	for _, d := range r.b.Sink.Deliveries() {
+		if strings.HasPrefix(d.ID, st.prefix) {
+			out.Delivered++
+			out.Duplicates += int64(d.Count - 1)
+		}
+	}
+	out.Rejected = out.Sent - out.Accepted
+	if r.env != nil {
+		whole.Sample(r.env.Targets())
+		out.Processes = whole.Use()
+		for _, p := range out.Processes {
+			out.CPUS += p.CPUS
+			out.PeakRSSMB = max(out.PeakRSSMB, p.PeakRSSMB)
+		}
+		out.CPUS = round3(out.CPUS)
+	}
+}
+
+// step runs one rate: a warm-up and the measured part on one schedule,
+// the answers, then (while deliveries are judged) the wait for this step's
+// jobs to reach the sink, and judges it.
+func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule, rate float64) (results.CapacityStep, Evidence) {
+	b := r.b
+	length := l.StepLength(rate)
+	jobs := &Collector{}
+	r.mu.Lock()
+	r.jobs = jobs
+	r.mu.Unlock()
+	start := time.Now().Add(5 * time.Millisecond)
+	measStart := start.Add(l.Warmup)
+	end := measStart.Add(length)
+	obs := r.observe(ctx, measStart, end)
+
+	first := st.seq
+	pace := Generate(ctx, b.clock(), start, &Paced{Rate: Constant(rate), Duration: l.Warmup + length}, func(seq int, due time.Time) {
+		req := Request{Seq: first + seq, ID: fmt.Sprintf("%s%07d", st.prefix, first+seq), Kind: "io", Due: due}
+		jobs.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	})
+	st.seq = first + pace.Fired
+	ev := obs.wait()
+	wctx, cancel := context.WithTimeout(ctx, b.Timing.RequestTimeout)
+	jobs.Wait(wctx)
+	cancel()
+
+	var measured []Outcome
+	var acceptedNow int64
+	for _, o := range jobs.Outcomes() {
+		if o.Accepted() {
+			st.accepts = append(st.accepts, o.Done)
+			st.acceptedIO++
+			if !o.Due.Before(measStart) && o.Due.Before(end) {
+				acceptedNow++
+			}
+		}
+		if !o.Due.Before(measStart) && o.Due.Before(end) {
+			measured = append(measured, o)
+		}
+	}
+	stalled := false
+	if st.judge {
+		stalled = r.settle(ctx, st, l.Settle)
+	}
+	rec := StepRecord{Offered: rate, Start: measStart, End: end, Requests: measured, Accepts: st.accepts,
+		Delivered: map[string]Delivery{}, Stalled: stalled, JudgeDelivery: st.judge,
+		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond}
+	rec.Behind = rule.generatorBehind(rec.SendDelayP99)
+	for _, d := range b.Sink.Deliveries() {
+		if strings.HasPrefix(d.ID, st.prefix) {
+			rec.Delivered[d.ID] = Delivery{First: d.First, Count: d.Count}
+			rec.Deliveries = append(rec.Deliveries, d.First)
+		}
+	}
+	v := rule.Judge(rec)
+	s := v.CapacityStep
+	ev.Behind, ev.SendDelayP99, ev.Loop = rec.Behind != "", rec.SendDelayP99, r.plan.Loop
+	s.CPUCores, s.LagP99MS, s.LagMaxMS, s.SinkInFlight = ev.CPU, ev.LagP99MS, obs.lagMax, round3(ev.SinkInFlight)
+	if acceptedNow > 0 {
+		s.CPUMSPerJob = round3(obs.strategyCPU * 1000 / float64(acceptedNow))
+		s.RSSKBPerJob = round3(max(0, obs.rssMB-obs.rssBaseMB) * 1024 / float64(acceptedNow))
+	}
+	s.RSSMB = round3(obs.rssMB)
+	return s, ev
+}
+
+// settle waits for every job the ladder accepted to reach the sink, for up
+// to bound, or up to twice that while deliveries are still arriving. It
+// reports whether deliveries had stalled with jobs still owed.
+func (r *run) settle(ctx context.Context, st *ladderState, bound time.Duration) bool {
+	b := r.b
+	start, lastProgress, seen := time.Now(), time.Now(), -1
+	done := wait.Until(ctx, 2*bound, func() bool {
+		n := b.Sink.Stats().Unique - st.baseUnique
+		if n != seen {
+			seen, lastProgress = n, time.Now()
+		}
+		if n >= st.acceptedIO {
+			return true
+		}
+		return time.Since(start) > bound && time.Since(lastProgress) > drainQuiet
+	})
+	n := b.Sink.Stats().Unique - st.baseUnique
+	return !done || n < st.acceptedIO && time.Since(lastProgress) > drainQuiet
+}
+
+// observation is what a step collected about the processes while it ran.
+type observation struct {
+	done        chan struct{}
+	ev          Evidence
+	strategyCPU float64 // CPU seconds of the strategy's processes
+	rssBaseMB   float64
+	rssMB       float64
+	lagMax      float64
+}
+
+func (o *observation) wait() Evidence { <-o.done; return o.ev }
+
+// observe samples, over [from, to): CPU of every process of the run and of
+// the bench itself, their memory, the web's loop lag and the sink's
+// messages in flight.
+func (r *run) observe(ctx context.Context, from, to time.Time) *observation {
+	o := &observation{done: make(chan struct{}), ev: Evidence{Cores: runtime.NumCPU(), CPU: map[string]float64{}}}
+	go func() {
+		defer close(o.done)
+		clk := r.b.clock()
+		if clk.SleepUntil(ctx, from) != nil {
+			return
+		}
+		client := &http.Client{Timeout: time.Second}
+		lagOK := lagReset(ctx, client, r.base) == nil
+		var s Sampler
+		var targets []Target
+		if r.env != nil {
+			targets = r.env.Targets()
+		}
+		s.Begin(targets)
+		o.rssBaseMB = rssMB(targets)
+		self0, _ := ReadProc("/proc", os.Getpid())
+		began := time.Now()
+		var inFlight, samples float64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		n := 0
+		for time.Now().Before(to) && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+				inFlight += float64(r.b.Sink.Stats().InFlight)
+				samples++
+				if n++; n%10 == 0 && r.env != nil {
+					s.Sample(r.env.Targets())
+				}
+			}
+		}
+		if r.env != nil {
+			targets = r.env.Targets()
+		}
+		s.Sample(targets)
+		self1, _ := ReadProc("/proc", os.Getpid())
+		secs := time.Since(began).Seconds()
+		if secs <= 0 {
+			return
+		}
+		for _, u := range s.Use() {
+			o.ev.CPU[u.Role] = round3(u.CPUS / secs)
+			o.strategyCPU += u.CPUS
+			o.rssMB += u.PeakRSSMB
+		}
+		o.ev.CPU["bench"] = round3(float64(self1.CPUTicks-min(self1.CPUTicks, self0.CPUTicks)) / clockTicks / secs)
+		if samples > 0 {
+			o.ev.SinkInFlight = inFlight / samples
+		}
+		if lagOK {
+			if snap, err := lagSnapshot(ctx, client, r.base); err == nil {
+				o.ev.LagP99MS, o.lagMax = snap.P99, snap.Max
+			}
+		}
+	}()
+	return o
+}
+
+// rssMB sums the targets' peak resident memory now.
+func rssMB(targets []Target) float64 {
+	var kb uint64
+	for _, t := range targets {
+		if st, err := ReadProc("/proc", t.PID); err == nil {
+			kb += st.PeakRSSKB
+		}
+	}
+	return float64(kb) / 1024
+}
+
+// capacityKey names a ladder's series for the scale scenario to find.
+func capacityKey(strategy, variant string) string { return strategy + "|" + variant }
+
+// noteCapacity keeps a ladder's result for the scale runs that follow.
+func (b *Bench) noteCapacity(p Plan, c results.Capacity) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.capacity == nil {
+		b.capacity = map[string]results.Capacity{}
+	}
+	b.capacity[capacityKey(p.Strategy, p.Variant.Name)] = c
+}
+
+func (b *Bench) capacityFor(strategy, variant string) (results.Capacity, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.capacity[capacityKey(strategy, variant)]
+	return c, ok
+}
