@@ -2,6 +2,7 @@ package liveview
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type Row struct {
 	Variant    string   `json:"variant,omitempty"`
 	Loop       string   `json:"loop,omitempty"`
 	NA         string   `json:"na,omitempty"`
+	Invalid    string   `json:"invalid,omitempty"` // measured, but the instrument says not to trust it
 	Accepted   int64    `json:"accepted"`
 	Delivered  int64    `json:"delivered"`
 	Lost       int64    `json:"lost"`
@@ -89,13 +91,13 @@ func (b *Bench) Progress(p results.Progress) {
 		b.baseSent += b.cur.Sent
 		b.prevAcc, b.prevDel = b.baseAcc, b.baseDel
 	}
-	if p.Phase != b.cur.Phase || p.Index != b.cur.Index {
-		b.faults = append(b.faults, Fault{Time: time.Now(), What: p.Strategy + " " + p.Scenario + ": " + p.Phase})
+	if p.Index != b.cur.Index {
+		b.faults = append(b.faults, Fault{Time: time.Now(), What: fmt.Sprintf("run %d/%d: %s %s", p.Index, p.Total, p.Strategy, p.Scenario)})
 	}
 	b.cur = p
 	if d := p.Done; d != nil {
 		b.rows = append(b.rows, Row{Index: p.Index, Strategy: d.Strategy, Scenario: d.Scenario, Variant: d.Variant,
-			Loop: d.Loop, NA: d.NAReason, Accepted: d.Accepted, Delivered: d.Delivered, Lost: d.Lost,
+			Loop: d.Loop, NA: d.NAReason, Invalid: d.Invalid, Accepted: d.Accepted, Delivered: d.Delivered, Lost: d.Lost,
 			Duplicates: d.Duplicates, HTTPP99MS: d.HTTPLatencyMS.P99, LagMaxMS: d.LagMS.Max, RecoveryS: d.RecoveryS})
 	}
 }

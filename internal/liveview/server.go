@@ -125,15 +125,9 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/" }
 // ReadOnly reports whether actions are refused.
 func (s *Server) ReadOnly() bool { return s.readOnly }
 
-// Close stops serving; open pages see their stream end.
-func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		return s.srv.Close()
-	}
-	return nil
-}
+// Close stops serving at once: an open event stream never goes idle, so
+// a graceful shutdown would only wait for it. Pages see their stream end.
+func (s *Server) Close() error { return s.srv.Close() }
 
 // SetActions replaces the page's buttons.
 func (s *Server) SetActions(a []Action) {

@@ -168,6 +168,10 @@ function drawBench(b) {
       tr.appendChild(td);
     }
     if (r.na) tr.lastChild.colSpan = 7;
+    if (r.invalid) {
+      tr.className = "invalid";
+      tr.title = "invalid: " + r.invalid;
+    }
     body.appendChild(tr);
   }
 }
