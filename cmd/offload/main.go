@@ -6,23 +6,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/offload/offload/internal/cli"
 )
 
 func main() {
-	// go-redis prints every failed dial on its own; offload's code reports
-	// what failed in one line (and keeps logging while Redis is away), so
-	// the library's lines go to debug level.
-	redis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -33,12 +26,6 @@ func main() {
 }
 
 func exitCode(err error) int { return cli.ExitCode(err) }
-
-type redisLogger struct{}
-
-func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	slog.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
-}
 
 // command is one subcommand: its one-line purpose and its entry point.
 type command struct {

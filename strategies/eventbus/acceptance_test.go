@@ -63,7 +63,7 @@ func postMany(t *testing.T, base string, n int) []string {
 }
 
 // streamJobIDs lists the job ids in stream order.
-func streamJobIDs(t *testing.T, rdb *redis.Client) []string {
+func streamJobIDs(t *testing.T, rdb redis.UniversalClient) []string {
 	t.Helper()
 	msgs, err := rdb.XRange(context.Background(), eventbus.Keys{}.Stream(0), "-", "+").Result()
 	if err != nil {
@@ -76,7 +76,7 @@ func streamJobIDs(t *testing.T, rdb *redis.Client) []string {
 	return out
 }
 
-func auditIDs(t *testing.T, rdb *redis.Client) []string {
+func auditIDs(t *testing.T, rdb redis.UniversalClient) []string {
 	t.Helper()
 	rows, err := rdb.LRange(context.Background(), eventbus.AuditLog("audit"), 0, -1).Result()
 	if err != nil {

@@ -85,7 +85,7 @@ func benchConsume(b *testing.B, srv *redisproc.Server) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
 
-func fill(b *testing.B, rdb *redis.Client, stream string, n int) {
+func fill(b *testing.B, rdb redis.UniversalClient, stream string, n int) {
 	b.Helper()
 	ctx := context.Background()
 	for done := 0; done < n; {

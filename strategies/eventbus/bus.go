@@ -6,18 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/redisconn"
 	"github.com/offload/offload/strategies"
 )
 
 // Bus is the web side: it appends each job as an event. Build it with New.
 type Bus struct {
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	keys Keys
 	log  *slog.Logger
 	url  string
@@ -55,34 +54,15 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	return b, nil
 }
 
-// Connect opens a client for url and pings it. Timeouts are short so that,
-// while Redis is down, the web side answers 503 quickly instead of holding
-// the request (and a pool thread) for go-redis's default retries.
-func Connect(ctx context.Context, url string) (*redis.Client, error) {
+// Connect opens a client for url with the shared connection policy
+// (internal/redisconn) and pings it.
+func Connect(ctx context.Context, url string) (redis.UniversalClient, error) {
 	if url == "" {
 		return nil, errors.New("eventbus needs Redis: give --redis redis://host:port/db (or REDIS_URL)")
 	}
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(ctx, redisconn.Options{URL: url})
 	if err != nil {
-		return nil, fmt.Errorf("eventbus: --redis %q: %w", url, err)
-	}
-	// A plain dial first: go-redis logs a line for every failed dial, and
-	// an unreachable Redis at start should be one clear line.
-	conn, err := net.DialTimeout(opt.Network, opt.Addr, 2*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("eventbus: redis at %s unreachable: %w", opt.Addr, err)
-	}
-	_ = conn.Close()
-	opt.DialTimeout = time.Second
-	opt.ReadTimeout = 2 * time.Second
-	opt.WriteTimeout = 2 * time.Second
-	opt.MaxRetries = 1
-	rdb := redis.NewClient(opt)
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("eventbus: redis at %s unreachable: %w", opt.Addr, err)
+		return nil, fmt.Errorf("eventbus: %w", err)
 	}
 	return rdb, nil
 }
@@ -117,7 +97,7 @@ type Position struct {
 // index. The index is a second round trip, not a Lua script: the event is
 // the truth, the index only serves GET /jobs/{id}. If the index write
 // fails the event is still stored and Publish still succeeds.
-func Publish(ctx context.Context, rdb *redis.Client, keys Keys, j job.Job) (Position, error) {
+func Publish(ctx context.Context, rdb redis.UniversalClient, keys Keys, j job.Job) (Position, error) {
 	payload, err := json.Marshal(j)
 	if err != nil {
 		return Position{}, fmt.Errorf("encode job %s: %w", j.ID, err)

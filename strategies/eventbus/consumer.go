@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/offload/offload/internal/backoff"
 	"github.com/offload/offload/internal/mailer"
 )
 
@@ -112,7 +113,7 @@ func (c ConsumerConfig) validate() error {
 // Consumer reads one group's events from every partition, runs the
 // handler, and acknowledges each entry only after the handler succeeded.
 type Consumer struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	keys    Keys
 	cfg     ConsumerConfig
 	handler Handler
@@ -131,7 +132,7 @@ type Counts struct{ Acked, Failed, Claimed, DeadLettered, AckFailed, Retried int
 
 // NewConsumer builds a consumer; ordered handlers (audit) run one event at
 // a time so their record keeps the stream's order.
-func NewConsumer(rdb *redis.Client, cfg ConsumerConfig, h Handler, ordered bool) (*Consumer, error) {
+func NewConsumer(rdb redis.UniversalClient, cfg ConsumerConfig, h Handler, ordered bool) (*Consumer, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("eventbus consumer: %w", err)
@@ -247,11 +248,13 @@ func (c *Consumer) readLoop(ctx context.Context, dispatch func(Event, bool)) {
 				return
 			}
 			if isNoGroup(err) { // Redis lost its data (no persistence), or someone deleted the group
-				_ = c.ensureGroups(ctx)
+				if gerr := c.ensureGroups(ctx); gerr != nil {
+					c.logErr("recreate consumer groups", gerr)
+				}
 			}
 			failures++
 			c.logErr("read events", err)
-			pause(ctx, backoff(failures))
+			backoff.Sleep(ctx, redisRetry.Delay(failures))
 			continue
 		}
 		failures = 0
@@ -278,7 +281,11 @@ func (c *Consumer) process(ctx, stop context.Context, ev Event) {
 		return
 	}
 	if ev.Retry {
-		_ = c.rdb.HDel(ctx, Errors(c.cfg.Group), ev.ID).Err()
+		// A stale entry would show a delivered event as failing in
+		// `offload eventbus stats`.
+		if err := c.rdb.HDel(ctx, Errors(c.cfg.Group), ev.ID).Err(); err != nil {
+			c.logErr("clear the handler error of a delivered event", err)
+		}
 	}
 }
 
@@ -296,7 +303,7 @@ func (c *Consumer) ack(ctx context.Context, ev Event) bool {
 			c.log.Error("ack failed: the event will be delivered again after claim-idle", "event", ev.ID, "job", ev.JobID, "err", err)
 			return false
 		}
-		pause(ctx, backoff(attempt))
+		backoff.Sleep(ctx, redisRetry.Delay(attempt))
 	}
 }
 
@@ -310,17 +317,5 @@ func (c *Consumer) logErr(what string, err error) {
 	c.log.Warn(what, "err", err)
 }
 
-func backoff(attempt int) time.Duration {
-	d := 50 * time.Millisecond << min(attempt, 5)
-	return min(d, time.Second)
-}
-
-// pause waits d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
+// redisRetry spaces attempts against a Redis that is down or failing.
+var redisRetry = backoff.Policy{Base: 50 * time.Millisecond, Max: time.Second}

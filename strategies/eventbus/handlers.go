@@ -79,7 +79,7 @@ func (e Email) Handle(ctx context.Context, ev Event) error {
 // "<job id> <stream>/<entry id>": a second, independent handler of the same
 // events, and a record tests can read back in order.
 type Audit struct {
-	RDB *redis.Client
+	RDB redis.UniversalClient
 	Key string
 }
 

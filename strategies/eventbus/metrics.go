@@ -12,14 +12,14 @@ import (
 // so /metrics shows the lag of every handler without any consumer having to
 // report it (and shows it even when every consumer is dead).
 type Collector struct {
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	keys Keys
 
 	length, lag, pending, oldest, consumers, dead, up *prometheus.Desc
 }
 
 // NewCollector returns a prometheus.Collector over the event bus in rdb.
-func NewCollector(rdb *redis.Client, keys Keys) *Collector {
+func NewCollector(rdb redis.UniversalClient, keys Keys) *Collector {
 	sg := []string{"stream", "group"}
 	return &Collector{
 		rdb: rdb, keys: keys,

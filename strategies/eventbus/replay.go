@@ -12,7 +12,7 @@ import (
 // Only this group's cursor moves: every other handler is untouched, which
 // is the difference between an event log and a queue. Entries still pending
 // in the group stay pending and are simply delivered again.
-func Replay(ctx context.Context, rdb *redis.Client, keys Keys, group, from string) error {
+func Replay(ctx context.Context, rdb redis.UniversalClient, keys Keys, group, from string) error {
 	id, err := parseID(from)
 	if err != nil {
 		return err

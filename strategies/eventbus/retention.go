@@ -41,7 +41,7 @@ func (c *Consumer) trimLoop(ctx context.Context) {
 // (3) with no group at all on the stream, Trim removes nothing.
 // The web side never trims (XADD carries no MAXLEN), so the accept path
 // does not need to know the groups. Returns the number of entries removed.
-func Trim(ctx context.Context, rdb *redis.Client, stream string, retain time.Duration, retainCount int64, now time.Time) (int64, error) {
+func Trim(ctx context.Context, rdb redis.UniversalClient, stream string, retain time.Duration, retainCount int64, now time.Time) (int64, error) {
 	cut, ok, err := retentionCut(ctx, rdb, stream, retain, retainCount, now)
 	if err != nil || !ok {
 		return 0, err
@@ -61,7 +61,7 @@ func Trim(ctx context.Context, rdb *redis.Client, stream string, retain time.Dur
 }
 
 // retentionCut is the lowest id the policy keeps; entries below it may go.
-func retentionCut(ctx context.Context, rdb *redis.Client, stream string, retain time.Duration, retainCount int64, now time.Time) (streamID, bool, error) {
+func retentionCut(ctx context.Context, rdb redis.UniversalClient, stream string, retain time.Duration, retainCount int64, now time.Time) (streamID, bool, error) {
 	var cut streamID
 	ok := false
 	if retain > 0 {
@@ -88,7 +88,7 @@ func retentionCut(ctx context.Context, rdb *redis.Client, stream string, retain 
 }
 
 // acknowledgedBound is the lowest id some group still needs.
-func acknowledgedBound(ctx context.Context, rdb *redis.Client, stream string) (streamID, bool, error) {
+func acknowledgedBound(ctx context.Context, rdb redis.UniversalClient, stream string) (streamID, bool, error) {
 	groups, err := rdb.XInfoGroups(ctx, stream).Result()
 	if err != nil {
 		if isNoSuchKey(err) {

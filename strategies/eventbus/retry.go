@@ -3,10 +3,11 @@ package eventbus
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/backoff"
 )
 
 // errNotOwned means another consumer took the entry over (or it was
@@ -44,7 +45,7 @@ func (c *Consumer) handle(ctx, stop context.Context, ev Event) error {
 		wait := c.retryWait(attempt)
 		c.retried.Add(1)
 		c.log.Debug("temporary handler failure; retrying in-process", "event", ev.ID, "job", ev.JobID, "attempt", attempt, "wait", wait, "err", err)
-		pause(stop, wait)
+		backoff.Sleep(stop, wait)
 		if stop.Err() != nil {
 			return err
 		}
@@ -78,21 +79,11 @@ func (c *Consumer) keep(ctx context.Context, ev Event) bool {
 	return err == nil && len(ids) == 1
 }
 
-// retryWait is Backoff * 2^(attempt-1) with "equal jitter" (half fixed,
-// half random, so a burst of failures does not retry in lockstep), capped
-// at maxRetryWait and at half of ClaimIdle so that keep always runs well
-// before the entry could be claimed.
+// retryWait is the shared retry schedule (internal/backoff) from Backoff,
+// capped at maxRetryWait and at half of ClaimIdle so that keep always runs
+// well before the entry could be claimed.
 func (c *Consumer) retryWait(attempt int) time.Duration {
-	limit := min(maxRetryWait, c.cfg.ClaimIdle/2)
-	d := c.cfg.Backoff
-	for i := 1; i < attempt && d < limit; i++ {
-		d *= 2
-	}
-	d = min(d, limit)
-	if d < 2 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
+	return backoff.Policy{Base: c.cfg.Backoff, Max: min(maxRetryWait, c.cfg.ClaimIdle/2)}.Delay(attempt)
 }
 
 // maxRetryWait caps one in-process retry wait, as the memqueue worker's

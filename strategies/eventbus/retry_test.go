@@ -19,7 +19,7 @@ import (
 )
 
 // runEmail runs an in-process email consumer until the test ends.
-func runEmail(t *testing.T, rdb *redis.Client, sink *mailsink.Sink, cfg eventbus.ConsumerConfig) *eventbus.Consumer {
+func runEmail(t *testing.T, rdb redis.UniversalClient, sink *mailsink.Sink, cfg eventbus.ConsumerConfig) *eventbus.Consumer {
 	t.Helper()
 	m, err := mailer.New(mailer.Config{Addr: sink.Addr()})
 	if err != nil {
@@ -43,7 +43,7 @@ func runEmail(t *testing.T, rdb *redis.Client, sink *mailsink.Sink, cfg eventbus
 	return c
 }
 
-func publish(t *testing.T, rdb *redis.Client, n int) []string {
+func publish(t *testing.T, rdb redis.UniversalClient, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range ids {

@@ -41,7 +41,7 @@ const lagScanLimit = 10000
 
 // Stats reads every partition's state. A stream that does not exist yet
 // reports length 0 and no groups.
-func Stats(ctx context.Context, rdb *redis.Client, keys Keys) ([]StreamStats, error) {
+func Stats(ctx context.Context, rdb redis.UniversalClient, keys Keys) ([]StreamStats, error) {
 	var out []StreamStats
 	for _, s := range keys.Streams() {
 		st, err := streamStats(ctx, rdb, s)
@@ -53,7 +53,7 @@ func Stats(ctx context.Context, rdb *redis.Client, keys Keys) ([]StreamStats, er
 	return out, nil
 }
 
-func streamStats(ctx context.Context, rdb *redis.Client, stream string) (StreamStats, error) {
+func streamStats(ctx context.Context, rdb redis.UniversalClient, stream string) (StreamStats, error) {
 	st := StreamStats{Stream: stream, Groups: []GroupStats{}}
 	n, err := rdb.XLen(ctx, stream).Result()
 	if err != nil {
@@ -86,7 +86,7 @@ func streamStats(ctx context.Context, rdb *redis.Client, stream string) (StreamS
 	return st, nil
 }
 
-func groupStats(ctx context.Context, rdb *redis.Client, stream string, g redis.XInfoGroup) (GroupStats, error) {
+func groupStats(ctx context.Context, rdb redis.UniversalClient, stream string, g redis.XInfoGroup) (GroupStats, error) {
 	gs := GroupStats{Name: g.Name, Consumers: g.Consumers, LastDelivered: g.LastDeliveredID, Lag: g.Lag, Pending: g.Pending}
 	if gs.Lag < 0 {
 		rest, err := rdb.XRangeN(ctx, stream, "("+g.LastDeliveredID, "+", lagScanLimit).Result()

@@ -67,7 +67,7 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 	}
 }
 
-func newHandler(name, group string, wc strategies.WorkConfig, rdb *redis.Client) (Handler, bool, func(), error) {
+func newHandler(name, group string, wc strategies.WorkConfig, rdb redis.UniversalClient) (Handler, bool, func(), error) {
 	switch name {
 	case "email":
 		m, err := mailer.New(mailer.Config{Addr: wc.SMTPAddr})
@@ -84,7 +84,7 @@ func newHandler(name, group string, wc strategies.WorkConfig, rdb *redis.Client)
 // serveMetrics serves the groups' lag and this consumer's counters
 // (retries among them) on /metrics, so a consumer host can be scraped like
 // the web server.
-func serveMetrics(addr string, rdb *redis.Client, c *Consumer) (func(), error) {
+func serveMetrics(addr string, rdb redis.UniversalClient, c *Consumer) (func(), error) {
 	log := c.log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(rdb, c.keys), c.Collector())

@@ -13,12 +13,13 @@ import (
 
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/memqueue"
+	"github.com/offload/offload/internal/redisconn"
 	"github.com/offload/offload/strategies"
 )
 
 // publisher is the web side over Redis: one PUBLISH per job.
 type publisher struct {
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	log       *slog.Logger
 	published prometheus.Counter
 	unheard   prometheus.Counter
@@ -33,16 +34,9 @@ func newPublisher(cfg strategies.Config) (*publisher, error) {
 	if cfg.RedisURL == "" {
 		return nil, errors.New("pubsub: --redis is required with --transport redis")
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := redisconn.Open(context.Background(), redisconn.Options{URL: cfg.RedisURL})
 	if err != nil {
-		return nil, fmt.Errorf("pubsub: redis url: %w", err)
-	}
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("pubsub: redis %s unreachable: %w", opt.Addr, err)
+		return nil, fmt.Errorf("pubsub: %w", err)
 	}
 	p := &publisher{
 		rdb: rdb,
@@ -114,11 +108,10 @@ func subscribe(ctx context.Context, url string, q *memqueue.Queue, log *slog.Log
 	if url == "" {
 		return errors.New("pubsub worker: --redis is required with --transport redis")
 	}
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(ctx, redisconn.Options{URL: url})
 	if err != nil {
-		return fmt.Errorf("pubsub worker: redis url: %w", err)
+		return fmt.Errorf("pubsub worker: %w", err)
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ps := rdb.Subscribe(ctx, Channel)
 	defer ps.Close()
@@ -127,9 +120,9 @@ func subscribe(ctx context.Context, url string, q *memqueue.Queue, log *slog.Log
 	_, err = ps.Receive(cctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("pubsub worker: subscribe %s on %s: %w", Channel, opt.Addr, err)
+		return fmt.Errorf("pubsub worker: subscribe %s on %s: %w", Channel, redisconn.Redact(url), err)
 	}
-	log.Info("subscribed", "channel", Channel, "redis", opt.Addr)
+	log.Info("subscribed", "channel", Channel, "redis", redisconn.Redact(url))
 	// ReceiveMessage blocks in a socket read that ignores ctx; closing the
 	// subscription is what ends it when the worker is told to stop.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })

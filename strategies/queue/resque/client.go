@@ -19,11 +19,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/redisconn"
 )
 
 // DefaultNamespace is Resque's.
@@ -98,77 +99,29 @@ type Options struct {
 // namespace, which Redis Cluster allows only within one hash slot.
 var ErrClusterNeedsHashTag = errors.New("redis cluster needs a namespace with a hash tag, e.g. --namespace '{resque}'")
 
-// Open connects and pings, so a bad URL or a Redis that is down is reported
-// at once.
+// Open connects and pings with the shared connection policy
+// (internal/redisconn), so a bad URL or a Redis that is down is reported at
+// once.
 func Open(ctx context.Context, o Options) (*Client, error) {
-	uo, err := universalOptions(o.URL)
+	rdb, err := redisconn.Open(ctx, redisconn.Options{URL: o.URL, PoolSize: o.PoolSize, NoRetry: o.NoRetry})
 	if err != nil {
 		return nil, err
 	}
-	if o.PoolSize > 0 {
-		uo.PoolSize = o.PoolSize
-	}
-	if o.NoRetry {
-		uo.MaxRetries = -1
-	}
-	rdb := redis.NewUniversalClient(uo)
 	c := &Client{rdb: rdb, keys: NewKeys(o.Namespace), jobTTL: o.JobTTL}
 	if c.jobTTL <= 0 {
 		c.jobTTL = 24 * time.Hour
 	}
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis at %s unreachable: %w", redactURL(o.URL), err)
-	}
 	c.shards = shardsOf(c, o.Namespace, o.Shards)
 	if _, ok := rdb.(*redis.ClusterClient); ok && len(c.shards) == 1 && !hasHashTag(c.keys.Prefix()) {
-		_ = rdb.Close()
+		_ = rdb.Close() // the configuration error is what the caller must see
 		return nil, ErrClusterNeedsHashTag
 	}
 	return c, nil
 }
 
-// universalOptions turns a redis:// URL into options; extra ?addr= nodes
-// (go-redis's cluster URL form) make it a cluster client.
-func universalOptions(raw string) (*redis.UniversalOptions, error) {
-	if raw == "" {
-		return nil, errors.New("no redis URL given: use --redis redis://host:port/db")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
-	}
-	if u.Query().Has("addr") {
-		co, err := redis.ParseClusterURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("redis cluster URL: %w", err)
-		}
-		return &redis.UniversalOptions{Addrs: co.Addrs, Username: co.Username, Password: co.Password,
-			IsClusterMode: true, DialTimeout: time.Second, MaxRetries: 1}, nil
-	}
-	ro, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
-	}
-	return &redis.UniversalOptions{Addrs: []string{ro.Addr}, DB: ro.DB, Username: ro.Username,
-		Password: ro.Password, TLSConfig: ro.TLSConfig,
-		// Fail fast while Redis is down so the web side answers 503 quickly.
-		DialTimeout: time.Second, MaxRetries: 1}, nil
-}
-
 func hasHashTag(prefix string) bool {
 	i := strings.IndexByte(prefix, '{')
 	return i >= 0 && strings.IndexByte(prefix[i:], '}') > 1
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // Keys returns the key builder.
