@@ -21,6 +21,7 @@ import (
 
 	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/joblog"
 )
 
 // Runtime is how a strategy does work that may block without knowing the
@@ -53,6 +54,15 @@ const (
 	StatusFailed   Status = "failed"
 	StatusUnknown  Status = "unknown"
 )
+
+// Final reports whether no further change will follow for a job.
+func (s Status) Final() bool { return s == StatusDone || s == StatusFailed }
+
+// NewJobLog is the bounded memory of JobStates that a process answers
+// GET /jobs/{id} from: jobs in progress, and the last keep finished ones.
+func NewJobLog(keep int) *joblog.Log[JobState] {
+	return joblog.New(keep, func(s JobState) bool { return s.Status.Final() })
+}
 
 // Outcome is Submit's answer. Err set means the job was not accepted; the
 // HTTP layer maps it with errors.Is (ErrUnavailable -> 503, ErrDelivery ->

@@ -16,11 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/offload/offload/internal/backoff"
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/joblog"
 )
 
 // ErrFull is returned by Push when the queue holds Capacity jobs.
@@ -113,7 +114,7 @@ type Queue struct {
 	mu      sync.Mutex
 	items   []entry // FIFO; items[0] is next
 	stats   Stats
-	track   tracker
+	track   *joblog.Log[State]
 	stopped bool
 	timers  map[*time.Timer]struct{}
 }
@@ -153,7 +154,7 @@ func (q *Queue) Push(j job.Job) error {
 	}
 	q.stats.Received++
 	q.items = append(q.items, entry{j: j})
-	st := q.track.set(j.ID, StatusQueued, 0, "")
+	st := q.setState(j.ID, StatusQueued, 0, "")
 	q.mu.Unlock()
 	q.notify(st)
 	q.signal()
@@ -236,7 +237,7 @@ func (q *Queue) next(ctx context.Context) (entry, bool) {
 func (q *Queue) perform(ctx context.Context, e entry) {
 	e.attempts++
 	q.mu.Lock()
-	st := q.track.set(e.j.ID, StatusRunning, e.attempts, "")
+	st := q.setState(e.j.ID, StatusRunning, e.attempts, "")
 	q.mu.Unlock()
 	q.notify(st)
 
@@ -247,18 +248,18 @@ func (q *Queue) perform(ctx context.Context, e entry) {
 	switch {
 	case err == nil:
 		q.stats.Delivered++
-		st = q.track.set(e.j.ID, StatusDone, e.attempts, "")
+		st = q.setState(e.j.ID, StatusDone, e.attempts, "")
 	case ctx.Err() != nil:
 		// Stopped mid-send: the job is dropped with the rest of memory.
-		st = q.track.set(e.j.ID, StatusLost, e.attempts, "worker stopped during the attempt: "+err.Error())
+		st = q.setState(e.j.ID, StatusLost, e.attempts, "worker stopped during the attempt: "+err.Error())
 	case e.attempts < q.cfg.MaxAttempts && q.cfg.Retryable(err):
 		q.stats.Retries++
 		q.stats.Retrying++
-		st = q.track.set(e.j.ID, StatusRetrying, e.attempts, err.Error())
+		st = q.setState(e.j.ID, StatusRetrying, e.attempts, err.Error())
 		q.retryLater(e, q.backoff(e.attempts))
 	default:
 		q.stats.Failed++
-		st = q.track.set(e.j.ID, StatusFailed, e.attempts, err.Error())
+		st = q.setState(e.j.ID, StatusFailed, e.attempts, err.Error())
 		q.cfg.Logger.Warn("job failed for good", "job", e.j.ID, "attempts", e.attempts, "err", err)
 	}
 	q.mu.Unlock()
@@ -283,19 +284,10 @@ func (q *Queue) retryLater(e entry, d time.Duration) {
 	q.timers[t] = struct{}{}
 }
 
-// backoff is Backoff * 2^(attempts-1), capped, with "equal jitter" (half
-// fixed, half random) so retries of a burst of failures spread out.
+// backoff is the shared retry schedule (internal/backoff) over
+// Backoff..MaxBackoff.
 func (q *Queue) backoff(attempts int) time.Duration {
-	d := q.cfg.Backoff
-	for i := 1; i < attempts && d < q.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, q.cfg.MaxBackoff)
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(half)
+	return backoff.Policy{Base: q.cfg.Backoff, Max: q.cfg.MaxBackoff}.Delay(attempts)
 }
 
 // stop drops everything still held and says how much that was.
@@ -329,7 +321,5 @@ func (q *Queue) Stats() Stats {
 
 // State returns what the queue knows about a job it held recently.
 func (q *Queue) State(id string) (State, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.track.get(id)
+	return q.track.Get(id)
 }

@@ -1,6 +1,10 @@
 package memqueue
 
-import "time"
+import (
+	"time"
+
+	"github.com/offload/offload/internal/joblog"
+)
 
 // Status of a job inside a worker's memory.
 type Status string
@@ -42,35 +46,15 @@ type Stats struct {
 // Held is how many jobs the worker has in memory.
 func (s Stats) Held() int { return s.Queued + s.InFlight + s.Retrying }
 
-// tracker remembers the state of active jobs and of the last n finished
-// ones, so memory stays bounded however many jobs pass through.
-type tracker struct {
-	n        int
-	states   map[string]State
-	finished []string // ring of finished ids, oldest first
+// newTracker remembers the state of active jobs and of the last n
+// finished ones.
+func newTracker(n int) *joblog.Log[State] {
+	return joblog.New(n, func(s State) bool { return s.Status.Final() })
 }
 
-func newTracker(n int) tracker {
-	return tracker{n: n, states: map[string]State{}}
-}
-
-func (t *tracker) set(id string, s Status, attempts int, errMsg string) State {
+// setState records id's new state and returns it.
+func (q *Queue) setState(id string, s Status, attempts int, errMsg string) State {
 	st := State{ID: id, Status: s, Attempts: attempts, Error: errMsg, Updated: time.Now()}
-	t.states[id] = st
-	if s.Final() {
-		t.finished = append(t.finished, id)
-		if len(t.finished) > t.n {
-			old := t.finished[0]
-			t.finished = t.finished[1:]
-			if cur, ok := t.states[old]; ok && cur.Status.Final() {
-				delete(t.states, old)
-			}
-		}
-	}
+	q.track.Set(id, st)
 	return st
-}
-
-func (t *tracker) get(id string) (State, bool) {
-	st, ok := t.states[id]
-	return st, ok
 }

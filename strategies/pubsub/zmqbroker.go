@@ -52,7 +52,7 @@ type broker struct {
 	mu     sync.Mutex
 	queue  []job.Job // waiting for a worker; requeued jobs go first
 	peers  map[string]*peer
-	states *stateLog
+	states stateLog
 }
 
 // peer is one connected worker as the web side sees it.
@@ -294,7 +294,7 @@ func (b *broker) buryLocked(p *peer) {
 func (b *broker) State(_ context.Context, id string) (strategies.JobState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st, ok := b.states.get(id)
+	st, ok := b.states.Get(id)
 	if !ok {
 		return strategies.JobState{}, fmt.Errorf("%w: %s (the zmq web side remembers the last %d jobs, and nothing across its own restart)", strategies.ErrUnknownJob, id, b.cfg.Recent)
 	}

@@ -5,23 +5,22 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/offload/offload/internal/joblog"
 	"github.com/offload/offload/strategies"
 )
 
-// stateLog remembers each job's last state, bounded: live jobs always,
-// finished ones the last n.
+// stateLog is the web side's memory of its jobs, with the worker each was
+// last sent to.
 type stateLog struct {
-	n        int
-	states   map[string]strategies.JobState
-	finished []string
+	*joblog.Log[strategies.JobState]
 }
 
-func newStateLog(n int) *stateLog {
-	return &stateLog{n: n, states: map[string]strategies.JobState{}}
-}
+func newStateLog(n int) stateLog { return stateLog{strategies.NewJobLog(n)} }
 
-func (l *stateLog) set(id string, s strategies.Status, worker, errMsg string) {
-	st := l.states[id]
+// set is called under the broker's lock, so the read and the write are one
+// step.
+func (l stateLog) set(id string, s strategies.Status, worker, errMsg string) {
+	st, _ := l.Get(id)
 	st.ID, st.Status, st.Error, st.Updated = id, s, errMsg, time.Now()
 	if s == strategies.StatusRunning {
 		st.Attempts++ // sends to a worker
@@ -29,19 +28,7 @@ func (l *stateLog) set(id string, s strategies.Status, worker, errMsg string) {
 	if worker != "" {
 		st.Extra = map[string]any{"worker": worker}
 	}
-	l.states[id] = st
-	if s == strategies.StatusDone || s == strategies.StatusFailed {
-		l.finished = append(l.finished, id)
-		if len(l.finished) > l.n {
-			delete(l.states, l.finished[0])
-			l.finished = l.finished[1:]
-		}
-	}
-}
-
-func (l *stateLog) get(id string) (strategies.JobState, bool) {
-	st, ok := l.states[id]
-	return st, ok
+	l.Set(id, st)
 }
 
 type brokerMetrics struct {

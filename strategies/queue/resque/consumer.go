@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/offload/offload/internal/backoff"
 )
 
 // Handler performs one job. A nil error acknowledges it; an error retries
@@ -96,16 +97,11 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	return c
 }
 
-// ExpBackoff doubles from base up to limit, with ±25% jitter so jobs that
-// failed together do not all come back in the same second.
+// ExpBackoff is the shared retry schedule (internal/backoff): doubling
+// from base up to limit, half of each wait random, so jobs that failed
+// together do not all come back in the same second.
 func ExpBackoff(base, limit time.Duration) func(int) time.Duration {
-	return func(n int) time.Duration {
-		d := base << min(max(n-1, 0), 20)
-		if d > limit || d <= 0 {
-			d = limit
-		}
-		return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
-	}
+	return backoff.Policy{Base: base, Max: limit}.Delay
 }
 
 // DefaultWorkerName is host:pid, node-resque's form.

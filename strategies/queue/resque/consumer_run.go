@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/offload/offload/internal/backoff"
 )
 
 func pid() int { return os.Getpid() }
@@ -148,7 +150,7 @@ func (k *Consumer) fetch(ctx context.Context) {
 		idle = 50 * time.Millisecond
 	}
 	w, q := k.cfg.Worker, k.cfg.Queue
-	backoff := newRetryDelay()
+	retry := newRetryDelay()
 	lastCheck := time.Now()
 	for ctx.Err() == nil {
 		room := int(k.size.Load()) + k.cfg.Prefetch - int(k.held.Load())
@@ -163,7 +165,7 @@ func (k *Consumer) fetch(ctx context.Context) {
 			if err := k.requeueOrphans(ctx); err != nil {
 				if ctx.Err() == nil {
 					k.cfg.Log.Warn("orphan check failed; retrying", "err", err)
-					backoff.wait(ctx)
+					retry.Wait(ctx)
 				}
 				continue
 			}
@@ -190,11 +192,11 @@ func (k *Consumer) fetch(ctx context.Context) {
 			k.suspect.Store(true) // Redis may have moved jobs before the error
 			if ctx.Err() == nil {
 				k.cfg.Log.Warn("claim failed; retrying", "err", err)
-				backoff.wait(ctx)
+				retry.Wait(ctx)
 			}
 			continue
 		}
-		backoff.reset()
+		retry.Reset()
 		k.owned.add(jobs...)
 		k.held.Add(int64(len(jobs)))
 		for _, j := range jobs {
@@ -295,7 +297,7 @@ func exceptionName(err error) string {
 func (k *Consumer) shard(j Job) *Client { return k.c.Shards()[j.Shard] }
 
 func (k *Consumer) flush(batch []Job) {
-	backoff := newRetryDelay()
+	retry := newRetryDelay()
 	for tries := 0; len(batch) > 0; tries++ {
 		var err error
 		batch, err = k.ackShards(batch)
@@ -309,7 +311,7 @@ func (k *Consumer) flush(batch []Job) {
 			return
 		}
 		k.cfg.Log.Warn("ack failed; retrying", "jobs", len(batch), "err", err)
-		backoff.wait(context.Background())
+		retry.Wait(context.Background())
 	}
 }
 
@@ -399,15 +401,8 @@ func (k *Consumer) every(ctx context.Context, d time.Duration, fn func(context.C
 	}
 }
 
-// retryDelay grows 50ms → 1s between attempts against a Redis that is down.
-type retryDelay struct{ d time.Duration }
-
-func newRetryDelay() *retryDelay { return &retryDelay{d: 50 * time.Millisecond} }
-func (r *retryDelay) reset()     { r.d = 50 * time.Millisecond }
-func (r *retryDelay) wait(ctx context.Context) {
-	select {
-	case <-time.After(r.d):
-	case <-ctx.Done():
-	}
-	r.d = min(2*r.d, time.Second)
+// newRetryDelay is the wait between attempts against a Redis that is
+// down: 50ms growing to 1s.
+func newRetryDelay() *backoff.Retry {
+	return backoff.NewRetry(backoff.Policy{Base: 50 * time.Millisecond, Max: time.Second})
 }
