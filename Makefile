@@ -7,7 +7,7 @@ RUN ?= $(OUT)/latest
 # The charts README shows; `make charts` copies them from RUN.
 README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test bench bench-quick lint gobench clean exercise charts
+.PHONY: help deps build test bench bench-quick lint gobench clean exercise charts docs-numbers docs-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,13 @@ charts: build ## refresh README's charts in docs/img/ from a bench: make charts 
 	$(BIN) report $(RUN)
 	@mkdir -p docs/img
 	cp $(addprefix $(RUN)/,$(README_CHARTS)) docs/img/
+
+docs-numbers: ## fill the measured numbers of README.md and docs/ from docs/data/results.json
+	$(GO) run ./docs/numbers
+
+docs-data: ## curate a bench into docs/data/ and refill the docs' numbers: make docs-data RUN=out/<run>
+	@test -f "$(RUN)/results.json" || { echo "no $(RUN)/results.json: run make bench first, or give RUN=out/<run>"; exit 1; }
+	$(GO) run ./docs/numbers -curate $(RUN) $(if $(COMMIT),-commit $(COMMIT))
 
 clean: ## remove bin/ and out/
 	rm -rf bin $(OUT)

@@ -1,7 +1,10 @@
-// Package docs_test keeps the documentation honest: every fenced block
-// marked `sh runnable` runs as written (with the built offload on PATH, in a
-// temporary directory, its fixed ports swapped for free ones), and every
-// relative link points at a file that exists.
+// Package docs_test keeps the documentation (docs/ and the README) honest:
+// every fenced block marked `sh runnable` runs as written (with the built
+// offload on PATH, in a temporary directory, its fixed ports swapped for
+// free ones), and what it prints matches the `output` block that follows
+// it, exactly, or in shape when marked `output illustrative`; every
+// relative link points at a file that exists; every measured number
+// equals what `make docs-numbers` computes from docs/data/.
 package docs_test
 
 import (
@@ -18,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offload/offload/internal/docnums"
 	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/results"
 )
 
 // block is one fenced code block of a markdown file.
@@ -41,7 +46,7 @@ func markdownFiles(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files
+	return append(files, filepath.Join("..", "README.md"))
 }
 
 func blocks(t *testing.T, file string) []block {
@@ -79,9 +84,14 @@ var fixedAddr = regexp.MustCompile(`127\.0\.0\.1:80[0-9][0-9]`)
 func TestRunnableBlocks(t *testing.T) {
 	bin := itest.Binary(t)
 	var runnable []block
+	want := map[int]block{} // index in runnable -> the output block after it
 	for _, f := range markdownFiles(t) {
-		for _, b := range blocks(t, f) {
+		bs := blocks(t, f)
+		for i, b := range bs {
 			if b.info == "sh runnable" {
+				if i+1 < len(bs) && strings.HasPrefix(bs[i+1].info, "output") {
+					want[len(runnable)] = bs[i+1]
+				}
 				runnable = append(runnable, b)
 			}
 		}
@@ -89,12 +99,59 @@ func TestRunnableBlocks(t *testing.T) {
 	if len(runnable) < 4 {
 		t.Fatalf("found %d runnable blocks; the docs promise more", len(runnable))
 	}
-	for _, b := range runnable {
-		t.Run(fmt.Sprintf("%s:%d", b.file, b.line), func(t *testing.T) { runBlock(t, bin, b) })
+	for i, b := range runnable {
+		t.Run(fmt.Sprintf("%s:%d", b.file, b.line), func(t *testing.T) {
+			out := runBlock(t, bin, b)
+			if w, ok := want[i]; ok {
+				compareOutput(t, w, out)
+			}
+		})
 	}
 }
 
-func runBlock(t *testing.T, bin string, b block) {
+// number is any number in a line of output, for comparing shapes.
+var number = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
+// compareOutput holds a block's output to the output block after it:
+// `output` exactly; `output illustrative` in shape: each of its lines (with
+// its numbers, and … as any text) must be among the lines printed, in any
+// order, and "..." stands for lines left out.
+func compareOutput(t *testing.T, want block, got string) {
+	t.Helper()
+	switch want.info {
+	case "output":
+		if got != want.text {
+			t.Fatalf("%s:%d: the block above printed\n%s\nbut the page claims exactly\n%s(mark it `output illustrative` if it cannot be reproduced)", want.file, want.line, got, want.text)
+		}
+	case "output illustrative":
+		shape := func(l string) *regexp.Regexp {
+			q := regexp.QuoteMeta(number.ReplaceAllString(strings.TrimSpace(l), "0"))
+			q = strings.ReplaceAll(q, "0", `[0-9]+(\.[0-9]+)?`)
+			q = strings.ReplaceAll(q, "…", ".*")
+			return regexp.MustCompile("^" + q + "$")
+		}
+		lines := strings.Split(strings.TrimSpace(got), "\n")
+		for _, l := range strings.Split(strings.TrimSpace(want.text), "\n") {
+			if strings.TrimSpace(l) == "..." || strings.TrimSpace(l) == "" {
+				continue
+			}
+			re, found := shape(l), false
+			for _, g := range lines {
+				if re.MatchString(strings.TrimSpace(g)) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s:%d: the page shows the line %q, and the block above printed nothing of that shape:\n%s", want.file, want.line, l, got)
+			}
+		}
+	default:
+		t.Fatalf("%s:%d: unknown output block %q: use output or output illustrative", want.file, want.line, want.info)
+	}
+}
+
+func runBlock(t *testing.T, bin string, b block) string {
 	ports := map[string]string{}
 	script := fixedAddr.ReplaceAllStringFunc(b.text, func(a string) string {
 		if ports[a] == "" {
@@ -116,12 +173,15 @@ func runBlock(t *testing.T, bin string, b block) {
 	cmd.Dir, cmd.Env = t.TempDir(), env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	out, err := cmd.CombinedOutput()
+	var outb, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &outb, &errb
+	err := cmd.Run()
+	out := outb.String()
 	// Anything the block left running dies with its process group.
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	t.Logf("output:\n%s", out)
+	t.Logf("output:\n%s%s", out, errb.String())
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ctx.Err() == nil {
@@ -129,6 +189,11 @@ func runBlock(t *testing.T, bin string, b block) {
 		}
 		t.Fatalf("%s:%d: %v", b.file, b.line, err)
 	}
+	// Ports were swapped for free ones: show the output in the page's terms.
+	for fixed, free := range ports {
+		out = strings.ReplaceAll(out, free, fixed)
+	}
+	return out
 }
 
 // link is a markdown link target: ](target).
@@ -154,5 +219,21 @@ func TestRelativeLinksResolve(t *testing.T) {
 				t.Errorf("%s: link %s: %v", f, m[1], err)
 			}
 		}
+	}
+}
+
+// TestNumbersMatchData: every number marked in README.md and docs/ is what
+// `make docs-numbers` computes from docs/data/results.json.
+func TestNumbersMatchData(t *testing.T) {
+	f, err := results.Read(filepath.Join("..", docnums.DataFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := docnums.Check("..", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("%s differs from %s (run make docs-numbers):\n  %s", d.Page, docnums.DataFile, strings.Join(d.Lines, "\n  "))
 	}
 }

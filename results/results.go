@@ -33,6 +33,8 @@ type Env struct {
 	GitSHA       string    `json:"git_sha"`
 	GoVersion    string    `json:"go"`
 	CPUModel     string    `json:"cpu_model"`
+	OS           string    `json:"goos,omitempty"` // runtime.GOOS, GOARCH of the bench binary
+	Arch         string    `json:"goarch,omitempty"`
 	Cores        int       `json:"cores"`
 	RedisVersion string    `json:"redis_version"`
 	Hostname     string    `json:"hostname,omitempty"`

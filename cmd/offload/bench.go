@@ -185,6 +185,7 @@ func benchEnv(start time.Time, seed int64, quick bool, target string) results.En
 	host, _ := os.Hostname()
 	return results.Env{
 		GitSHA: gitSHA(), GoVersion: runtime.Version(), CPUModel: cpuModel(), Cores: runtime.NumCPU(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH,
 		RedisVersion: redisproc.Version(), Hostname: host, Flags: os.Args, Seed: seed, Start: start,
 		Quick: quick, Target: target,
 	}

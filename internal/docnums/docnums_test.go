@@ -1,0 +1,81 @@
+package docnums
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offload/offload/results"
+)
+
+func data() *results.File {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	return &results.File{Schema: results.Schema,
+		Env: results.Env{GitSHA: "0123456789abcdef", CPUModel: "AMD EPYC", Cores: 2, OS: "linux", Arch: "amd64", RedisVersion: "7.0.15",
+			Flags: []string{"/tmp/x/offload", "bench", "--out", "/tmp/o", "--quick"}, Start: start, End: start.Add(8 * time.Minute)},
+		Runs: []results.Run{
+			{Strategy: "queue", Scenario: "steady", Loop: "node", HTTPLatencyMS: results.Percentiles{P99: 6.04}, Accepted: 400},
+			{Strategy: "queue", Scenario: "web-crash", Loop: "node", Accepted: 400, Lost: 3},
+			{Strategy: "foreground", Scenario: "cpu", Loop: "go", LagMS: results.Lag{Max: 10.6}},
+			{Strategy: "foreground", Scenario: "cpu", Loop: "node", LagMS: results.Lag{Max: 399.4}},
+			{Strategy: "fireforget", Scenario: "worker-crash", NAReason: "no worker process"},
+		}}
+}
+
+func TestRender(t *testing.T) {
+	for _, c := range []struct {
+		page, want, err string
+	}{
+		{"p99 <!-- n:queue steady http_latency_ms.p99 -->9<!-- /n --> ms", "p99 <!-- n:queue steady http_latency_ms.p99 -->6<!-- /n --> ms", ""},
+		{"<!-- n:foreground cpu lag_ms.max -->x<!-- /n --> and <!-- n:foreground cpu lag_ms.max loop=go -->x<!-- /n -->",
+			"<!-- n:foreground cpu lag_ms.max -->399<!-- /n --> and <!-- n:foreground cpu lag_ms.max loop=go -->10.6<!-- /n -->", ""},
+		{"<!-- n:queue web-crash lost fmt=pct-of-accepted -->?<!-- /n -->", "<!-- n:queue web-crash lost fmt=pct-of-accepted -->0.8%<!-- /n -->", ""},
+		{"(<!-- stamp --><!-- /stamp -->)", "(<!-- stamp -->measured 2026-12-01, commit 0123456, AMD EPYC, 2 cores, linux/amd64, redis 7.0.15, `offload bench --quick`<!-- /stamp -->)", ""},
+		{"took <!-- n:env minutes -->1<!-- /n -->", "took <!-- n:env minutes -->8<!-- /n -->", ""},
+		{"no markers, 12 ms", "no markers, 12 ms", ""},
+		{"<!-- n:queue cpu lost -->1<!-- /n -->", "", "no such run"},
+		{"<!-- n:fireforget worker-crash lost -->1<!-- /n -->", "", "n/a (no worker process)"},
+		{"<!-- n:queue steady nope -->1<!-- /n -->", "", `no "nope" in the run`},
+		{"<!-- n:queue steady lost color=red -->1<!-- /n -->", "", "unknown qualifier"},
+		{"<!-- table:nope -->\n<!-- /table -->", "", `no table "nope"`},
+	} {
+		got, err := Render(data(), c.page)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Render(%q) error %v, want %q", c.page, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("Render(%q)\n = %q, %v\nwant %q", c.page, got, err, c.want)
+		}
+	}
+}
+
+func TestRenderTableIsStable(t *testing.T) {
+	page := "before\n<!-- table:summary -->\nstale\n<!-- /table -->\nafter\n"
+	once, err := Render(data(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(once, "stale") || !strings.Contains(once, "| queue |") {
+		t.Fatalf("table not rendered:\n%s", once)
+	}
+	twice, err := Render(data(), once)
+	if err != nil || twice != once {
+		t.Fatalf("rendering twice changed the page:\n%s", twice)
+	}
+}
+
+func TestCurateDropsRawData(t *testing.T) {
+	f := data()
+	f.Env.GitSHA = ""
+	f.Runs[0].Histograms, f.Runs[0].Timeseries = "histograms/x.json", []results.Point{{}}
+	c := Curate(f, "abc1234")
+	if c.Runs[0].Histograms != "" || c.Runs[0].Timeseries != nil || c.Env.GitSHA != "abc1234" {
+		t.Fatalf("curated: %+v %+v", c.Env, c.Runs[0])
+	}
+	if f.Runs[0].Histograms == "" {
+		t.Fatal("Curate changed its input")
+	}
+}
