@@ -126,6 +126,7 @@ type Config struct {
 	Namespace   string // queue: Redis key prefix; default "resque"
 	Partitions  int    // eventbus: number of streams; default 1
 	Shards      int    // queue: hash-tagged namespaces one queue is spread over; default 1
+	Durable     string // queue, eventbus: "wait" = 202 only once a replica has the job (WAIT 1)
 	Logger      *slog.Logger
 	Metrics     prometheus.Registerer // never nil when built by the server
 }

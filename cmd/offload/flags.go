@@ -24,6 +24,7 @@ type strategyFlags struct {
 	namespace  string
 	partitions int
 	shards     int
+	durable    string
 	ipcSocket  string
 }
 
@@ -35,6 +36,7 @@ func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
 	fs.StringVar(&f.zmq, "zmq", "tcp://127.0.0.1:5557", "pubsub/zmq endpoint: the web side binds it, workers connect")
 	fs.StringVar(&f.namespace, "namespace", "resque", "queue: Redis key prefix")
 	fs.IntVar(&f.partitions, "partitions", 1, "eventbus: number of stream partitions")
+	fs.StringVar(&f.durable, "durable", "none", "queue, eventbus: none (202 once the master has the job) or wait (202 once a replica has it too: WAIT 1)")
 	fs.IntVar(&f.shards, "shards", 1, "queue: spread the queue over this many hash-tagged namespaces (one per cluster master)")
 	fs.StringVar(&f.ipcSocket, "ipc-socket", "", "localipc: the supervisor's Unix socket (set by offload run)")
 }
@@ -67,6 +69,12 @@ func (f *strategyFlags) validate() (catalog.Entry, error) {
 	if f.partitions < 1 {
 		return catalog.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
 	}
+	switch {
+	case f.durable != "none" && f.durable != "wait":
+		return catalog.Entry{}, cli.Usagef("--durable %q: use none or wait", f.durable)
+	case f.durable == "wait" && !durableStrategies[f.strategy]:
+		return catalog.Entry{}, cli.Usagef("--durable wait: %s does not store jobs in Redis; it applies to queue and eventbus", f.strategy)
+	}
 	if f.shards < 1 || f.shards > 1024 {
 		return catalog.Entry{}, cli.Usagef("--shards %d: want 1 to 1024", f.shards)
 	}
@@ -95,6 +103,9 @@ func (f *strategyFlags) preselect(args []string) (catalog.Entry, error) {
 	return e, cli.Usage(err)
 }
 
+// durableStrategies are those whose 202 can wait for a replica.
+var durableStrategies = map[string]bool{"queue": true}
+
 func checkRedisURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -119,6 +130,7 @@ func (f *strategyFlags) config() strategies.Config {
 		Namespace:   f.namespace,
 		Partitions:  f.partitions,
 		Shards:      f.shards,
+		Durable:     f.durable,
 	}
 }
 
@@ -138,7 +150,7 @@ func (f *strategyFlags) workConfig() strategies.WorkConfig {
 // args renders the flags back into a command line for a child process.
 func (f *strategyFlags) args() []string {
 	a := []string{"--strategy", f.strategy, "--smtp", f.smtp, "--transport", f.transport, "--zmq", f.zmq,
-		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions), fmt.Sprintf("--shards=%d", f.shards)}
+		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions), fmt.Sprintf("--shards=%d", f.shards), "--durable", f.durable}
 	if f.redis != "" {
 		a = append(a, "--redis", f.redis)
 	}

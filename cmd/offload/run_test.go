@@ -39,6 +39,9 @@ func TestBadInvocationsExit2(t *testing.T) {
 		{"bad env", []string{"serve", "--strategy", "foreground"}, map[string]string{"OFFLOAD_POOL": "many"}, "OFFLOAD_POOL"},
 		{"bad sink fail rate", []string{"sink", "--fail-rate", "2", "--addr", "127.0.0.1:0", "--http", ""}, nil, "fail-rate"},
 		{"no workers", []string{"work", "--strategy", "foreground"}, nil, "no workers"},
+		{"bad durable", []string{"serve", "--strategy", "queue", "--durable", "fsync"}, nil, "--durable \"fsync\": use none or wait"},
+		{"durable without redis", []string{"serve", "--strategy", "foreground", "--durable", "wait"}, nil, "foreground does not store jobs in Redis"},
+		{"no shards", []string{"serve", "--strategy", "queue", "--shards", "0"}, nil, "--shards 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

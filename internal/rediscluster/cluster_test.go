@@ -73,9 +73,13 @@ func TestClusterFormsSpreadsAndFailsOver(t *testing.T) {
 	}
 
 	key := "{" + hashslot.Spread("resque", 3)[1] + "}:k"
-	// WAIT makes the write's presence on the replica a fact, not a race. In
-	// one pipeline it goes to the node (and connection) of the write before it.
-	pipe := rdb.Pipeline()
+	// WAIT makes the write's presence on the replica a fact, not a race. It
+	// counts the writes of its own connection: one pipeline on the master.
+	m, err := rdb.MasterForKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := m.Pipeline()
 	pipe.Set(ctx, key, "v", 0)
 	acked := pipe.Do(ctx, "WAIT", 1, 2000)
 	if _, err := pipe.Exec(ctx); err != nil {

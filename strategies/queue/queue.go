@@ -56,6 +56,10 @@ const (
 	Class = "sendEmail"
 )
 
+// DurableTimeout is how long a --durable wait enqueue waits for a replica
+// before it answers 503.
+const DurableTimeout = time.Second
+
 // Queue is the web side; build it with New.
 type Web struct {
 	c   *resque.Client
@@ -74,6 +78,9 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	c, err := resque.Open(context.Background(), resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shards: cfg.Shards})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
+	}
+	if cfg.Durable == "wait" {
+		c.SetDurability(resque.Durability{Replicas: 1, Timeout: DurableTimeout})
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -74,8 +74,9 @@ type Client struct {
 	jobTTL time.Duration
 	// shards are the namespaces one logical queue is spread over
 	// (shards.go); just this client when there is one.
-	shards []*Client
-	index  int // this client's place in shards
+	shards  []*Client
+	index   int        // this client's place in shards
+	durable Durability // durable.go
 }
 
 // Options configures Open. Zero values take the defaults in brackets.
