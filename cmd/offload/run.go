@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/httpapi"
 	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/proc"
@@ -37,6 +38,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
 	pool := fs.Int("pool", 4, "node: blocking-work pool size")
 	threads := fs.Int("threads", 16, "threads: request workers")
+	bodyTimeout := fs.Duration("body-timeout", httpapi.DefaultBodyTimeout, "web server: time a client has to send a POST body (then 408)")
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
@@ -101,6 +103,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		delivered = func() int64 { return int64(sink.Stats().Unique) }
 	}
 
+	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop, "--pool", strconv.Itoa(*pool),
+		"--threads", strconv.Itoa(*threads), "--body-timeout", bodyTimeout.String()}, sf.args()...)
 	if runHook != nil {
 		if uiLn != nil { // the strategy supervises its own children: the page shows its numbers, not its processes
 			stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: "http://" + *addr,
@@ -112,12 +116,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return runHook(ctx, strategies.RunConfig{
 			Executable: exe,
-			WebArgs: append([]string{"serve", "--addr", *addr, "--loop", *loop,
-				"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...),
-			WorkArgs: append([]string{"work"}, sf.args()...),
-			WebURL:   "http://" + *addr,
-			SinkInfo: sinkInfo,
-			Stdout:   stdout, Stderr: stderr, Logger: log,
+			WebArgs:    webArgs,
+			WorkArgs:   append([]string{"work"}, sf.args()...),
+			WebURL:     "http://" + *addr,
+			SinkInfo:   sinkInfo,
+			Stdout:     stdout, Stderr: stderr, Logger: log,
 		})
 	}
 	sup := proc.NewSupervisor(time.Second, log)
@@ -142,8 +145,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer cancel()
 		sup.Stop(sctx)
 	}()
-	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop,
-		"--pool", strconv.Itoa(*pool), "--threads", strconv.Itoa(*threads)}, sf.args()...)
 	kids.http["web"] = "http://" + *addr
 	if err := addChild(proc.Spec{Name: "web", Path: exe, Args: webArgs, Output: stderr}, false); err != nil {
 		return err

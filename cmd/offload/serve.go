@@ -27,6 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
 	pool := fs.Int("pool", 4, "node: blocking-work pool size (libuv's default is 4)")
 	threads := fs.Int("threads", 16, "threads: request workers")
+	bodyTimeout := fs.Duration("body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send a POST body (then 408)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +37,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *pool < 1 || *threads < 1 {
 		return cli.Usagef("--pool and --threads must be at least 1")
+	}
+	if *bodyTimeout <= 0 {
+		return cli.Usagef("--body-timeout %v: must be positive", *bodyTimeout)
 	}
 	log := newLogger(stderr, "web")
 	model, err := eventloop.New(eventloop.Config{Name: *loop, Pool: *pool, Threads: *threads})
@@ -65,7 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 
-	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: reg, Logger: log})
+	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: reg, Logger: log, BodyTimeout: *bodyTimeout})
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,8 @@
-package httpapi
+package httpapi_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,9 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/offload/offload/internal/eventloop"
+	"github.com/offload/offload/internal/httpapi"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/strategies"
+	"github.com/offload/offload/strategies/strategytest"
 )
 
 // recorder is a strategy that keeps what it was given, so a test can tell
@@ -64,7 +64,7 @@ func serve(t *testing.T, strat strategies.Strategy, loop string, bodyTimeout tim
 		t.Fatal(err)
 	}
 	mon := lagmonitor.New(lagmonitor.Config{Post: model.Post})
-	api, err := New(Config{Strategy: strat, Model: model, Monitor: mon, Registry: prometheus.NewRegistry(), BodyTimeout: bodyTimeout})
+	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: prometheus.NewRegistry(), BodyTimeout: bodyTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func serve(t *testing.T, strat strategies.Strategy, loop string, bodyTimeout tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewHTTPServer(ln.Addr().String(), api)
+	srv := httpapi.NewHTTPServer(ln.Addr().String(), api)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Close()
@@ -183,7 +183,7 @@ func TestSlowBodyIs408(t *testing.T) {
 		t.Run(loop, func(t *testing.T) {
 			rec := &recorder{}
 			base := serve(t, rec, loop, 300*time.Millisecond)
-			code, err := trickle(t, strings.TrimPrefix(base, "http://"), good, 100*time.Millisecond)
+			code, err := strategytest.Trickle(t, strings.TrimPrefix(base, "http://"), good, 100*time.Millisecond)
 			if err == nil && code != http.StatusRequestTimeout {
 				t.Fatalf("trickled body: status %d, want 408", code)
 			}
@@ -198,37 +198,4 @@ func TestSlowBodyIs408(t *testing.T) {
 			}
 		})
 	}
-}
-
-// trickle sends a POST /jobs whose body comes one byte per gap and returns
-// the status of the answer, or the error if the connection closed first.
-func trickle(t *testing.T, addr, body string, gap time.Duration) (int, error) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /jobs HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, len(body))
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for i := range len(body) {
-			select {
-			case <-stop:
-				return
-			case <-time.After(gap):
-			}
-			if _, err := conn.Write([]byte{body[i]}); err != nil {
-				return
-			}
-		}
-	}()
-	_ = conn.SetReadDeadline(time.Now().Add(time.Duration(len(body))*gap + 5*time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, nil
 }

@@ -84,6 +84,7 @@ type Sink struct {
 	byID        map[string]*Delivery
 	stats       Stats
 	outageUntil time.Time
+	stallUntil  time.Time
 	subscribers []chan<- Delivery
 	closeOnce   sync.Once
 	inFlight    atomic.Int64
@@ -167,6 +168,21 @@ func (s *Sink) Outage(d time.Duration) {
 	s.log.Info("mail sink outage", "for", d)
 }
 
+// Stall makes the sink hold every message it receives until d from now
+// before accepting it, as a provider that has slowed down does, so a test
+// can make delivery slow on demand.
+func (s *Sink) Stall(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stallUntil = s.cfg.Now().Add(d)
+}
+
+func (s *Sink) stalled() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stallUntil.Sub(s.cfg.Now())
+}
+
 // Reset forgets every delivery, so one sink can serve several runs.
 func (s *Sink) Reset() {
 	s.mu.Lock()
@@ -174,6 +190,7 @@ func (s *Sink) Reset() {
 	s.byID = make(map[string]*Delivery)
 	s.stats = Stats{}
 	s.outageUntil = time.Time{}
+	s.stallUntil = time.Time{}
 }
 
 // Stats returns the counters.
@@ -305,6 +322,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if d := ss.sink.cfg.Delay; d > 0 {
 		time.Sleep(d) // the provider's own processing time, per message
+	}
+	if d := ss.sink.stalled(); d > 0 {
+		time.Sleep(d)
 	}
 	if err := ss.sink.admit(); err != nil {
 		return err

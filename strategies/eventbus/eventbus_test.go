@@ -50,7 +50,7 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				consumer(t, "email", srv, sink.Addr())
-				return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink}
+				return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink, Slow: strategytest.PauseRedis(srv.URL())}
 			})
 		})
 	}

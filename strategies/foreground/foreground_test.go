@@ -20,7 +20,7 @@ func start(t *testing.T, loop string, sinkCfg mailsink.Config) strategytest.Setu
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink, Synchronous: true}
+	return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink, Synchronous: true, Slow: strategytest.StallSink(sink)}
 }
 
 func TestConformance(t *testing.T) {

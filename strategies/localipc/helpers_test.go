@@ -40,13 +40,16 @@ func startFamily(t *testing.T, sinkCfg mailsink.Config, args ...string) *family 
 	})
 	addr := itest.FreeAddr(t)
 	f.URL = "http://" + addr
-	f.leader = itest.Start(t, "run", append([]string{"run", "--strategy", "localipc", "--addr", addr, "--smtp", f.Sink.Addr()}, args...)...)
+	f.leader = itest.Start(t, "run", append([]string{"run", "--strategy", "localipc", "--addr", addr, "--smtp", f.Sink.Addr(),
+		"--body-timeout", strategytest.ServeBodyTimeout.String()}, args...)...)
 	itest.WaitHTTP(t, f.URL+"/healthz")
 	f.waitWorkerUp(t)
 	return f
 }
 
-func (f *family) setup() strategytest.Setup { return strategytest.Setup{URL: f.URL, Sink: f.Sink} }
+func (f *family) setup() strategytest.Setup {
+	return strategytest.Setup{URL: f.URL, Sink: f.Sink, BodyTimeout: strategytest.ServeBodyTimeout}
+}
 
 func (f *family) waitWorkerUp(t *testing.T) {
 	t.Helper()

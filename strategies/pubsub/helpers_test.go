@@ -34,7 +34,7 @@ func startRedisFamily(t *testing.T, n int, sinkCfg mailsink.Config) *family {
 	f := &family{Sink: itest.Sink(t, sinkCfg), redisURL: r.URL()}
 	addr := itest.FreeAddr(t)
 	f.URL = "http://" + addr
-	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--redis", r.URL(), "--addr", addr)
+	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--redis", r.URL(), "--addr", addr, "--body-timeout", bodyTimeout.String())
 	f.args = []string{"work", "--strategy", "pubsub", "--redis", r.URL(), "--smtp", f.Sink.Addr()}
 	for range n {
 		f.startWorker(t)
@@ -57,7 +57,7 @@ func startZMQFamily(t *testing.T, n int, sinkCfg mailsink.Config, workerArgs ...
 	f := &family{Sink: itest.Sink(t, sinkCfg), zmq: "tcp://" + itest.FreeAddr(t)}
 	addr := itest.FreeAddr(t)
 	f.URL = "http://" + addr
-	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--transport", "zmq", "--zmq", f.zmq, "--addr", addr)
+	itest.Start(t, "web", "serve", "--strategy", "pubsub", "--transport", "zmq", "--zmq", f.zmq, "--addr", addr, "--body-timeout", bodyTimeout.String())
 	itest.WaitHTTP(t, f.URL+"/healthz")
 	f.args = append([]string{"work", "--strategy", "pubsub", "--transport", "zmq", "--zmq", f.zmq, "--smtp", f.Sink.Addr()}, workerArgs...)
 	for range n {
@@ -81,7 +81,16 @@ func (f *family) waitWorkers(t *testing.T, n int) {
 	})
 }
 
-func (f *family) setup() strategytest.Setup { return strategytest.Setup{URL: f.URL, Sink: f.Sink} }
+// bodyTimeout is the web side's, short so the slow-body check is quick.
+const bodyTimeout = strategytest.ServeBodyTimeout
+
+func (f *family) setup() strategytest.Setup {
+	s := strategytest.Setup{URL: f.URL, Sink: f.Sink, BodyTimeout: bodyTimeout}
+	if f.redisURL != "" {
+		s.Slow = strategytest.PauseRedis(f.redisURL) // PUBLISH waits under CLIENT PAUSE WRITE
+	}
+	return s
+}
 
 // counts tells delivered-once, duplicated and missing ids apart.
 func counts(s *mailsink.Sink, ids []string) (once, dup, missing int) {

@@ -49,7 +49,7 @@ func setup(t *testing.T, rs *redisproc.Server, loop string, sinkCfg mailsink.Con
 		t.Fatal(err)
 	}
 	startWorker(t, rs.URL(), ns, sink.Addr(), defaults())
-	return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink}
+	return strategytest.Setup{URL: strategytest.Serve(t, s, loop), Sink: sink, Slow: strategytest.PauseRedis(rs.URL())}
 }
 
 // The queue spread over three shards on a real 3-master cluster (each
