@@ -1,6 +1,7 @@
 package lagmonitor
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -169,4 +170,24 @@ func SinceParam(r *http.Request) (time.Time, bool, error) {
 		return time.Time{}, false, fmt.Errorf("since: want an RFC 3339 time, got %q", v)
 	}
 	return t, true, nil
+}
+
+// Handler serves GET /debug/lag for a process with no API of its own (a
+// worker): the snapshot as JSON, trimmed by ?since= as SinceParam reads it.
+func Handler(m *Monitor, loop string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		since, ok, err := SinceParam(r)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "field": "since"})
+			return
+		}
+		snap := m.Snapshot()
+		snap.Loop = loop
+		if ok {
+			snap.TrimBefore(since)
+		}
+		_ = json.NewEncoder(w).Encode(snap)
+	})
 }

@@ -220,20 +220,7 @@ func serveWorkerHTTP(addr string, reg *prometheus.Registry, mon *lagmonitor.Moni
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /debug/lag", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		since, ok, err := lagmonitor.SinceParam(r)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-			return
-		}
-		snap := mon.Snapshot()
-		if ok {
-			snap.TrimBefore(since)
-		}
-		_ = json.NewEncoder(w).Encode(snap)
-	})
+	mux.Handle("GET /debug/lag", lagmonitor.Handler(mon, ""))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("worker metrics", "url", "http://"+ln.Addr().String()+"/metrics")
