@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/offload/offload/internal/cli"
@@ -61,6 +62,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *workers < 0 {
 		return cli.Usagef("--workers %d: must not be negative", *workers)
+	}
+	if err := addrFree(*addr); err != nil {
+		return err
 	}
 	log := newLogger(stderr, "run")
 	uiLn, err := listenLive(lf)
@@ -194,6 +198,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// addrFree refuses an address something already listens on, before any
+// child starts: otherwise run would wait for a 200 from /healthz, get it
+// from the old server, and print its banner while every curl reached that
+// old server.
+func addrFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return cli.Usagef("--addr %s is already in use (an earlier offload run or serve?): stop it, or pick another --addr", addr)
+	}
+	if err != nil {
+		return cli.Usagef("--addr %s: %w", addr, err)
+	}
+	return ln.Close()
 }
 
 // serveSinkStats serves the sink's JSON on a free loopback port.

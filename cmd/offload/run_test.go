@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -191,5 +193,38 @@ func TestRunPassesWorkerFlagsOn(t *testing.T) {
 	got := setFlags(fs, names)
 	if len(got) != 1 || got[0] != "--max=7" {
 		t.Fatalf("worker args = %v, want [--max=7] (run's own --addr stays run's)", got)
+	}
+}
+
+// An old server still on the port must stop offload run at once, with exit
+// 2 and one line, before it starts anything or asks that server anything.
+func TestRunRefusesABusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := ln.Addr().String()
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the old server does not answer: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	var out, errb bytes.Buffer
+	err = run(context.Background(), []string{"run", "--strategy", "foreground", "--addr", addr}, &out, &errb)
+	if code := exitCode(err); code != 2 {
+		t.Fatalf("exit code %d (%v), want 2", code, err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, addr+" is already in use") || strings.Contains(msg, "\n") {
+		t.Fatalf("error %q: want one line saying %s is already in use", msg, addr)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("printed a banner for a server it did not start: %q", out.String())
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("the old server got %d requests after the test's own probe, want none", n-1)
 	}
 }

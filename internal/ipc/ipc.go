@@ -41,8 +41,7 @@ func NewConn(c net.Conn) *Conn {
 	return &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}
 }
 
-// Dial connects to the Unix socket at path ("@name" is Linux's abstract
-// namespace: no file to leave behind after a crash).
+// Dial connects to the Unix socket at path, as Listen named it.
 func Dial(ctx context.Context, path string) (*Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offload/offload/internal/ipc"
 )
@@ -19,7 +22,7 @@ type msg struct {
 
 func pair(t *testing.T) (*ipc.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("unix", "@offload-ipc-test-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	ln, err := ipc.Listen("test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +32,7 @@ func pair(t *testing.T) (*ipc.Conn, net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	c, err := ipc.Dial(context.Background(), ln.Addr().String())
+	c, err := ipc.Dial(context.Background(), ln.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,5 +74,67 @@ func TestRefusesOversizeFrames(t *testing.T) {
 	var got msg
 	if err := c.Recv(&got); !errors.Is(err, ipc.ErrFrameTooLarge) {
 		t.Fatalf("recv: %v, want ErrFrameTooLarge", err)
+	}
+}
+
+// The socket file of the portable kind (macOS's only kind; on Linux
+// OFFLOAD_IPC=file selects it) sits in a directory only its owner can
+// enter, carries frames, and leaves nothing on disk once closed.
+func TestListenFile(t *testing.T) {
+	for _, kind := range []string{"default", "file"} {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "file" {
+				t.Setenv("OFFLOAD_IPC", "file")
+			}
+			ln, err := ipc.Listen("test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			onDisk := !strings.HasPrefix(ln.Path, "@")
+			if kind == "file" && !onDisk {
+				t.Fatalf("OFFLOAD_IPC=file listened on %q, want a socket file", ln.Path)
+			}
+			if onDisk {
+				fi, err := os.Stat(filepath.Dir(ln.Path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if perm := fi.Mode().Perm(); perm != 0o700 {
+					t.Fatalf("socket dir mode %v, want 0700", perm)
+				}
+			}
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				s := ipc.NewConn(c)
+				var m msg
+				if s.Recv(&m) == nil {
+					_ = s.Send(msg{"echo", m.Text}, 0)
+				}
+			}()
+			c, err := ipc.Dial(context.Background(), ln.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Send(msg{"job", "hi"}, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			var got msg
+			if err := c.Recv(&got); err != nil || got != (msg{"echo", "hi"}) {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			if err := ln.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if onDisk {
+				if _, err := os.Stat(filepath.Dir(ln.Path)); !os.IsNotExist(err) {
+					t.Fatalf("socket dir still there after Close: %v", err)
+				}
+			}
+		})
 	}
 }

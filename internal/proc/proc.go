@@ -1,7 +1,8 @@
 // Package proc starts and stops the real processes offload is made of (web
 // servers, workers, redis-server) so that none outlives its parent: each
-// child leads its own process group, is killed with that group, and gets
-// SIGKILL from the kernel if the parent dies first (Pdeathsig).
+// child leads its own process group, is killed with that group, and dies
+// if the parent dies first: by SIGKILL from the kernel on Linux (Pdeathsig),
+// elsewhere when the lifeline pipe from the parent breaks (lifeline.go).
 package proc
 
 import (
@@ -25,6 +26,9 @@ type Spec struct {
 	Env    []string // added to the parent's environment
 	Dir    string
 	Output io.Writer // stdout and stderr, each line prefixed with Name; default os.Stderr
+	// Foreign marks a program that is not an offload binary (redis-server):
+	// where the lifeline pipe is used it cannot watch it, so a guard does.
+	Foreign bool
 }
 
 // Process is a started child. Safe for concurrent use.
@@ -34,6 +38,9 @@ type Process struct {
 	done chan struct{}
 	err  error
 	mu   sync.Mutex
+	// line is the parent's end of the lifeline (nil under Pdeathsig): held
+	// until the child is reaped, since closing it kills the child.
+	line *os.File
 }
 
 // Start runs spec in its own process group.
@@ -41,19 +48,37 @@ func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Dir = spec.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	pipe := usePipe()
+	cmd.SysProcAttr = sysProcAttr(pipe)
+	var childEnd, line *os.File
+	if pipe {
+		var err error
+		if childEnd, line, err = lifeline(cmd, spec.Foreign); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+		}
+	}
 	out := spec.Output
 	if out == nil {
 		out = os.Stderr
 	}
 	pw := newPrefixWriter(out, spec.Name)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	if childEnd != nil {
+		childEnd.Close()
+	}
+	if err != nil {
+		if line != nil {
+			line.Close()
+		}
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
-	p := &Process{Spec: spec, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Spec: spec, cmd: cmd, done: make(chan struct{}), line: line}
 	go func() {
 		err := cmd.Wait()
+		if p.line != nil {
+			p.line.Close()
+		}
 		pw.flush()
 		p.mu.Lock()
 		p.err = err
@@ -63,7 +88,8 @@ func Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
-// PID is the child's process id (and its group id).
+// PID is the child's process id (and its group id). For a Foreign program
+// under the lifeline it is the guard's: signal the group, not the pid.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Done is closed when the child has exited and been reaped.
@@ -99,6 +125,17 @@ func (p *Process) Signal(sig syscall.Signal) error {
 
 // Kill sends SIGKILL to the group and waits for the child to be reaped.
 func (p *Process) Kill() error {
+	if p.Spec.Foreign && p.line != nil && !p.Exited() {
+		// Breaking the lifeline has the guard kill and reap the program;
+		// SIGKILL to the group would leave the program a zombie for init.
+		_ = p.line.Close()
+		select {
+		case <-p.done:
+			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
 	if err := p.Signal(syscall.SIGKILL); err != nil {
 		return err
 	}

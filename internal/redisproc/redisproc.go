@@ -117,7 +117,7 @@ func (s *Server) start(ctx context.Context) error {
 		args = append(args, "--logfile", filepath.Join(s.dir, "redis.log"))
 		out = io.Discard
 	}
-	p, err := proc.Start(proc.Spec{Name: "redis", Path: s.path, Args: args, Output: out})
+	p, err := proc.Start(proc.Spec{Name: "redis", Path: s.path, Args: args, Output: out, Foreign: true})
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}

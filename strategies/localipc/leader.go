@@ -53,13 +53,12 @@ func lead(ctx context.Context, rc strategies.RunConfig, f memqueue.Flags) error 
 	if log == nil {
 		log = slog.Default()
 	}
-	// Abstract namespace: nothing on disk to go stale when we are killed.
-	path := fmt.Sprintf("@offload-localipc-%d-%d", os.Getpid(), time.Now().UnixNano())
-	ln, err := net.Listen("unix", path)
+	ln, err := ipc.Listen("localipc")
 	if err != nil {
-		return fmt.Errorf("localipc: listen on %s: %w", path, err)
+		return fmt.Errorf("localipc: %w", err)
 	}
 	defer ln.Close()
+	path := ln.Path
 	l := &leader{log: log, held: map[string]struct{}{}}
 	go l.accept(ln)
 

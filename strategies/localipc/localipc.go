@@ -3,8 +3,8 @@
 // the same binary — the web server and an email worker — checks on them
 // every second and restarts any that died. The web child hands each job to
 // the leader over a Unix socket (internal/ipc: length-prefixed JSON frames,
-// 1 MiB limit, in Linux's abstract namespace so a crash leaves no file); the
-// leader relays it to the worker, which keeps an in-memory queue with a
+// 1 MiB limit; in Linux's abstract namespace, elsewhere a socket file in a
+// private 0700 directory); the leader relays it to the worker, which keeps an in-memory queue with a
 // throttle, a concurrency bound and retries (internal/memqueue, the same
 // code pubsub's subscribers run). The worker reports each job's state and
 // its counters back through the leader, so the web child's /metrics and
@@ -21,7 +21,8 @@
 // is lost; the leader knows which (it relayed them and saw no final state),
 // logs their count and tells the web child, whose GET /jobs/{id} then says
 // "failed: lost" and whose offload_localipc_lost_total counts them. When
-// the leader dies, the children die with it (Pdeathsig) and so does every
+// the leader dies, the children die with it (internal/proc: Pdeathsig
+// on Linux, a lifeline pipe elsewhere) and so does every
 // job waiting in it or in the worker. Only one worker, on one machine: no
 // scaling out. A job delivered just before the worker died, whose "done"
 // never reached the leader, is reported lost although it arrived: the mail
