@@ -7,41 +7,56 @@ RUN ?= $(OUT)/latest
 # The charts README shows; `make charts` copies them from RUN.
 README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test bench bench-quick lint gobench clean exercise charts docs-numbers docs-data
+.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell
+# macOS as well as Linux: every `make test` vets and builds for these too.
+CROSS := darwin/arm64 darwin/amd64
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the tests and the harness need (Go modules; redis-server and chromium via apt when root)
+deps: ## install what the tests and the harness need (Go modules; redis-server and chromium via apt when root; on macOS it names the brew commands)
 	@$(GO) mod download
-	@if ! command -v redis-server >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing redis-server with apt-get"; \
-	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null)) \
-	      || { echo "apt-get install redis-server failed"; exit 1; }; \
-	    systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true; \
-	  else \
-	    echo "redis-server is missing: install it with 'sudo apt-get install redis-server'"; exit 1; \
-	  fi; \
-	fi
-	@# The live page's test drives Debian's headless Chromium.
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium with apt-get"; \
-	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) \
-	      || { echo "apt-get install chromium failed"; exit 1; }; \
-	  else \
-	    echo "chromium is missing: install it with 'sudo apt-get install chromium'"; exit 1; \
-	  fi; \
+	@# redis-server for the integration tests; chromium for the live page's test.
+	@if [ "$$(uname -s)" = Darwin ]; then \
+	  command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing: brew install redis"; exit 1; }; \
+	  command -v chromium >/dev/null 2>&1 || [ -x /Applications/Chromium.app/Contents/MacOS/Chromium ] \
+	    || { echo "chromium is missing: brew install --cask chromium"; exit 1; }; \
+	else \
+	  for pkg in redis-server:redis-server chromium:chromium; do \
+	    cmd=$${pkg%%:*}; deb=$${pkg##*:}; \
+	    command -v $$cmd >/dev/null 2>&1 && continue; \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing $$deb with apt-get"; \
+	      (apt-get install -y -qq $$deb >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq $$deb >/dev/null)) \
+	        || { echo "apt-get install $$deb failed"; exit 1; }; \
+	      if [ $$deb = redis-server ]; then systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true; fi; \
+	    else \
+	      echo "$$cmd is missing: install it with 'sudo apt-get install $$deb' (on macOS: brew install redis; brew install --cask chromium)"; exit 1; \
+	    fi; \
+	  done; \
 	fi
 
 build: ## build bin/offload
 	@$(GO) build -o $(BIN) ./cmd/offload
 
-test: deps ## vet and run every test (integration tests start their own redis-server and processes)
+test: deps ## vet (for macOS too) and run every test (integration tests start their own redis-server and processes)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	@$(MAKE) --no-print-directory cross
 	$(GO) test -count=1 -timeout 14m ./...
+
+cross: ## vet and build for macOS (darwin/arm64, darwin/amd64) from any machine
+	@for p in $(CROSS); do \
+	  echo "GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && $(GO) build ./..."; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./... || exit 1; \
+	done
+
+preflight: ## is this machine ready for the workshop? Go, redis-server, chromium, curl, free ports, module cache
+	@bash scripts/preflight.sh
+
+shell: build ## a shell with bin/ on PATH (open one per terminal; exit leaves it)
+	@echo "offload: $(CURDIR)/bin is on PATH in this shell; exit to leave it"
+	@PATH="$(CURDIR)/bin:$$PATH" OFFLOAD_SHELL=1 exec "$${SHELL:-/bin/bash}" -i
 
 bench: deps build ## run the load harness over all strategies and scenarios; report in out/
 	$(BIN) bench --out $(OUT)

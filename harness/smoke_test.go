@@ -69,7 +69,7 @@ func judge(t *testing.T, dir string) {
 	checkLessons(t, lessonRuns(f))
 }
 
-// checkContract asserts the contract fields on the raw JSON, so a
+// checkContract asserts results.json's contract fields on the raw JSON, so a
 // renamed field fails here even if the Go struct still reads.
 func checkContract(t *testing.T, raw []byte) {
 	t.Helper()

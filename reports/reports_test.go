@@ -83,7 +83,7 @@ func TestTerminalTableGolden(t *testing.T) {
 	}
 }
 
-// The verdicts the issue names, sentence by sentence.
+// The verdicts the report must state, sentence by sentence.
 func TestVerdictsCarryTheLessons(t *testing.T) {
 	byName := map[string]Verdict{}
 	for _, v := range Verdicts(fixture(t)) {

@@ -23,7 +23,8 @@ import (
 )
 
 // runQueue is `offload queue stats` (the queue's numbers, for people) and the
-// hidden `offload queue peer` (the job-throughput kit's JSON-line protocol).
+// hidden `offload queue peer` (a throughput workload that prints one JSON
+// line, so a driver can compare this queue with other job libraries).
 func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return cli.Usagef("usage: offload queue stats [--redis URL] [--namespace NS] [--json]")
@@ -86,7 +87,7 @@ func runQueueStats(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return tw.Flush()
 }
 
-// peerJob is the kit's payload.
+// peerJob is the workload's payload.
 type peerJob struct {
 	ID      string  `json:"id"`
 	To      string  `json:"to"`
@@ -104,7 +105,7 @@ func envInt(k string, def int) int {
 
 func nowMS() float64 { return float64(time.Now().UnixNano()) / 1e6 }
 
-// runQueuePeer runs the kit's workload (enqueue N, process N, then RATE/s
+// runQueuePeer runs the workload (enqueue N, process N, then RATE/s
 // for SECS s measuring enqueue→handler latency) against our queue package
 // with no-op jobs, and prints the one result line.
 func runQueuePeer(ctx context.Context, stdout io.Writer) error {
