@@ -48,7 +48,9 @@ type Options struct {
 	// workshop's own tests use it to check wrong answers and the solutions
 	// in the participant's place.
 	Overlay string
-	Log     io.Writer // progress lines; default io.Discard
+	// Strategy is exercise 8's strategy as the catalog names it; default "seventh".
+	Strategy string
+	Log      io.Writer // progress lines; default io.Discard
 }
 
 func (o Options) withDefaults() Options {
@@ -60,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Out == "" {
 		o.Out = "out"
+	}
+	if o.Strategy == "" {
+		o.Strategy = "seventh"
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

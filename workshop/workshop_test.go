@@ -304,13 +304,45 @@ func TestExercise7Scale(t *testing.T) {
 
 func TestExercise8Seventh(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go test twice")
+		t.Skip("runs go test, go build and offload bench")
 	}
-	o := workshop.Options{}
-	_, err := workshop.CheckSeventh(context.Background(), o, "./workshop/ex08")
-	wantHint(t, err, "does not hand jobs anywhere yet")
-	msg, err := workshop.CheckSeventh(context.Background(), o, "./workshop/solutions/ex08")
-	wantPass(t, msg, err)
+	const (
+		file  = "workshop/ex08/seventh.go"
+		entry = "strategies/catalog/zz_exercise8.go" // the participant's catalog entry
+	)
+	for _, c := range []struct {
+		name    string
+		replace string // put in the skeleton's place; "": the skeleton
+		hint    string // "": must pass
+	}{
+		{"skeleton", "", "does not hand jobs anywhere yet"},
+		{"wrong: New returns fireforget.New(cfg)", "workshop/testdata/answers/ex08_fireforget.go", "lost"},
+		{"solution", "workshop/solutions/ex08/spool.go", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := workshop.Options{Root: "..", Log: testLog{t}}
+			if c.replace != "" {
+				o.Overlay = overlay(t, map[string]string{file: c.replace, entry: "workshop/testdata/answers/catalog_seventh.go"})
+			}
+			msg, err := workshop.CheckSeventh(context.Background(), o, "./workshop/ex08")
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+			if c.replace != "" && !strings.Contains(err.Error(), "the bench killed") {
+				t.Fatalf("the wrong answer failed before the crash scenarios: %v", err)
+			}
+		})
+	}
+}
+
+// testLog sends a check's progress lines to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func TestLookup(t *testing.T) {

@@ -21,6 +21,7 @@ func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	addr := fs.String("addr", "127.0.0.1:8080", "the server the run-only checks look at (exercises 1, 2)")
 	addr2 := fs.String("addr2", "127.0.0.1:8081", "exercise 1's second server (fireforget)")
 	out := fs.String("out", "out", "where offload bench wrote its results (exercises 4, 7)")
+	strategy := fs.String("strategy", "seventh", "exercise 8's strategy, by its name in strategies/catalog")
 	verbose := fs.Bool("v", false, "print what the check measures as it goes")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: offload exercise list\n       offload exercise start N [--out DIR]   (exercises 4 and 7 count only bench runs made after it)\n       offload exercise check N [flags]   (or: make exercise N=3)")
@@ -51,7 +52,7 @@ func runExercise(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := cli.Parse(fs, args[2:]); err != nil {
 		return err
 	}
-	o := workshop.Options{Addr: *addr, Addr2: *addr2, Out: *out}
+	o := workshop.Options{Addr: *addr, Addr2: *addr2, Out: *out, Strategy: *strategy}
 	if args[0] == "start" {
 		at, err := workshop.Start(o, ex.N)
 		if err != nil {

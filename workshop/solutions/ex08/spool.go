@@ -9,7 +9,8 @@
 //
 // Why it is better: a job survives a crash of the web process the moment
 // it was answered (the rename is atomic, the data is on disk), with no
-// broker to run. Temporary failures are retried with backoff.
+// broker to run. Temporary failures are retried with backoff; eight mails are on
+// their way at once.
 //
 // Why it is still a bad idea: bound to one machine's disk, like localipc;
 // the deliverer runs inside the web process here (a real one would be an
@@ -126,11 +127,24 @@ func (s *Spool) write(j job.Job) error {
 
 func (s *Spool) path(id string) string { return filepath.Join(s.dir, id+".json") }
 
-// deliver sends whatever is in the spool, oldest name first, until ctx ends.
+// senders is how many mails are on their way at once: one at a time
+// would cap the spool at one mail per provider round trip.
+const senders = 8
+
+// deliver sends whatever is in the spool, oldest name first, senders at a
+// time, until ctx ends.
 func (s *Spool) deliver(ctx context.Context) {
 	defer close(s.done)
-	retryAt := map[string]time.Time{} // backoff for jobs that failed
-	wait := map[string]time.Duration{}
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]bool{}
+		retryAt  = map[string]time.Time{} // backoff for jobs that failed
+		wait     = map[string]time.Duration{}
+		wg       sync.WaitGroup
+	)
+	defer wg.Wait()
+	slots := make(chan struct{}, senders)
+	finished := make(chan struct{}, senders)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -138,24 +152,50 @@ func (s *Spool) deliver(ctx context.Context) {
 		if err != nil {
 			s.log.Error("spool: read directory", "err", err)
 		}
+	scan:
 		for _, e := range entries {
 			id, ok := strings.CutSuffix(e.Name(), ".json")
-			if !ok || e.IsDir() || time.Now().Before(retryAt[id]) {
+			mu.Lock()
+			skip := !ok || e.IsDir() || inFlight[id] || time.Now().Before(retryAt[id])
+			mu.Unlock()
+			if skip {
 				continue
 			}
-			if err := s.deliverOne(ctx, id); err != nil {
-				d := min(2*max(wait[id], 50*time.Millisecond), 5*time.Second)
-				wait[id], retryAt[id] = d, time.Now().Add(d)
-				s.log.Warn("spool: delivery failed; will retry", "job", id, "in", d, "err", err)
-				continue
+			select {
+			case slots <- struct{}{}:
+			default:
+				break scan // every sender busy: look again when one is done
 			}
-			delete(wait, id)
-			delete(retryAt, id)
+			mu.Lock()
+			inFlight[id] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.deliverOne(ctx, id)
+				mu.Lock()
+				delete(inFlight, id)
+				if err != nil {
+					d := min(2*max(wait[id], 50*time.Millisecond), 5*time.Second)
+					wait[id], retryAt[id] = d, time.Now().Add(d)
+					s.log.Warn("spool: delivery failed; will retry", "job", id, "in", d, "err", err)
+				} else {
+					delete(wait, id)
+					delete(retryAt, id)
+				}
+				mu.Unlock()
+				<-slots
+				select {
+				case finished <- struct{}{}:
+				default:
+				}
+			}()
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.kick:
+		case <-finished:
 		case <-tick.C:
 		}
 	}
