@@ -131,44 +131,82 @@ func CheckKillThings(ctx context.Context, o Options) (string, error) {
 		strings.Join(paths, ", "), table.String()), nil
 }
 
-// scaleBench is the command exercise 7 asks for.
-const scaleBench = "offload bench --strategies queue --scenarios scale"
+// scaleBench is the command exercise 7 asks for. It cannot be --quick: the
+// quick preset runs scale at one worker count only.
+const scaleBench = "offload bench --strategies queue --scenarios capacity,scale"
 
-// CheckScale is exercise 7: a scale run of one strategy at two or more
-// worker counts.
+// CheckScale is exercise 7: for one strategy, a capacity ladder and scale
+// runs at two or more worker counts, the scale load sized from the
+// ladder's measured delivery capacity of one worker.
 func CheckScale(ctx context.Context, o Options) (string, error) {
 	o = o.withDefaults()
-	runs, paths, err := benchRuns(o.Out, time.Time{}, "scale")
+	runs, paths, err := benchRuns(o.Out, time.Time{}, "scale", "capacity")
 	if err != nil {
 		return "", err
 	}
 	byStrategy := map[string][]results.Run{}
+	capacity := map[string]*results.Capacity{}
+	quickOnly := false
 	for _, r := range runs {
-		if r.NAReason == "" && r.Invalid == "" {
-			byStrategy[r.Strategy+" "+r.Variant] = append(byStrategy[r.Strategy+" "+r.Variant], r)
-		}
-	}
-	var b strings.Builder
-	names := make([]string, 0, len(byStrategy))
-	for n := range byStrategy {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		rs := byStrategy[n]
-		if len(rs) < 2 {
+		if r.NAReason != "" || r.Invalid != "" {
 			continue
 		}
+		key := strings.TrimSpace(r.Strategy + " " + r.Variant)
+		switch r.Scenario {
+		case "scale":
+			byStrategy[key] = append(byStrategy[key], r)
+		case "capacity":
+			if r.Capacity != nil && (r.Loop == "" || r.Loop == "node") {
+				capacity[key] = r.Capacity
+			}
+		}
+	}
+	names := make([]string, 0, len(byStrategy))
+	for n, rs := range byStrategy {
+		if len(rs) >= 2 {
+			names = append(names, n)
+		} else {
+			quickOnly = true
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		why := ""
+		if quickOnly {
+			why = " (a --quick bench runs scale at one worker count only: run it without --quick)"
+		}
+		return "", hintf(scaleBench+" --out "+o.Out, "found no valid scale runs of one strategy at two or more worker counts in any results.json under %s/%s", o.Out, why)
+	}
+	var b strings.Builder
+	for _, n := range names {
+		c := capacity[n]
+		if c == nil {
+			continue
+		}
+		rs := byStrategy[n]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Workers < rs[j].Workers })
+		delivery := "not measured"
+		if c.MaxDeliveryRPS != nil {
+			delivery = fmt.Sprintf("%.0f/s", *c.MaxDeliveryRPS)
+		}
+		fmt.Fprintf(&b, "  %s: capacity ladder: accepts up to %.0f/s, delivers up to %s with its default workers, limited by %s\n",
+			n, c.MaxAcceptRPS, delivery, orDash(c.LimitedBy))
 		for _, r := range rs {
 			fmt.Fprintf(&b, "  %-22s workers %d  offered %6.1f/s  delivered %6.1f/s  e2e p99 %8.1f ms  lost %d\n",
-				strings.TrimSpace(n), r.Workers, r.ThroughputRPS.Offered, r.ThroughputRPS.Delivered, r.E2ELatencyMS.P99, r.Lost)
+				n, r.Workers, r.ThroughputRPS.Offered, r.ThroughputRPS.Delivered, r.E2ELatencyMS.P99, r.Lost)
 		}
 	}
 	if b.Len() == 0 {
-		return "", hintf(scaleBench+" --out "+o.Out, "found no scale run with two or more worker counts in any results.json under %s/", o.Out)
+		return "", hintf(scaleBench+" --out "+o.Out, "%s has scale runs but no capacity run beside them: the capacity ladder is what says how much one worker delivers, and what the scale load is sized from", strings.Join(names, ", "))
 	}
 	return fmt.Sprintf("from %s:\n%s"+
-		"Read delivered/s against offered/s and the e2e p99: where one worker cannot keep up, its backlog grows and its p99 with it.",
+		"Read delivered/s against offered/s and the e2e p99 at each worker count: where workers stop adding throughput, the ladder's limited_by says what ran out first.",
 		strings.Join(paths, ", "), b.String()), nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "nothing within the ladder"
+	}
+	return s
 }

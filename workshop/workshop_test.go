@@ -286,21 +286,51 @@ func TestExercise6Retry(t *testing.T) {
 }
 
 func TestExercise7Scale(t *testing.T) {
-	out := t.TempDir()
-	o := workshop.Options{Out: out}
-	writeResults(t, filepath.Join(out, "r"), time.Now(), results.Run{Strategy: "queue", Scenario: "scale", Workers: 1})
-	_, err := workshop.CheckScale(context.Background(), o)
-	wantHint(t, err, "two or more worker counts")
-
-	var runs []results.Run
-	for _, w := range []int{1, 2, 4} {
-		runs = append(runs, results.Run{Strategy: "queue", Scenario: "scale", Workers: w,
-			ThroughputRPS: results.Throughput{Offered: 200, Delivered: min(200, float64(80*w))}})
+	delivers := 80.0
+	capacityRun := results.Run{Strategy: "queue", Scenario: "capacity", Loop: "node",
+		Capacity: &results.Capacity{MaxAcceptRPS: 900, MaxDeliveryRPS: &delivers, LimitedBy: "workers"}}
+	scale := func(workers ...int) []results.Run {
+		var runs []results.Run
+		for _, w := range workers {
+			runs = append(runs, results.Run{Strategy: "queue", Scenario: "scale", Loop: "node", Workers: w,
+				ThroughputRPS: results.Throughput{Offered: 200, Delivered: min(200, delivers*float64(w))}})
+		}
+		return runs
 	}
-	writeResults(t, filepath.Join(out, "r2"), time.Now(), runs...)
-	msg, err := workshop.CheckScale(context.Background(), o)
-	wantPass(t, msg, err)
+	for _, c := range []struct {
+		name string
+		runs []results.Run
+		hint string // "": must pass
+	}{
+		{"skeleton: nothing run", nil, "found no valid scale runs"},
+		{"wrong: a --quick bench (one worker count)", append(scale(2), capacityRun), "run it without --quick"},
+		{"wrong: scale without the capacity ladder", scale(1, 2, 4), "no capacity run beside them"},
+		{"wrong: the scale runs were invalid", func() []results.Run {
+			runs := scale(1, 2, 4)
+			for i := range runs {
+				runs[i].Invalid = "the generator fell behind"
+			}
+			return append(runs, capacityRun)
+		}(), "found no valid scale runs"},
+		{"solution: " + scaleBench, append(scale(1, 2, 4), capacityRun), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := workshop.Options{Out: t.TempDir()}
+			if c.runs != nil {
+				writeResults(t, filepath.Join(o.Out, "r"), time.Now(), c.runs...)
+			}
+			msg, err := workshop.CheckScale(context.Background(), o)
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+		})
+	}
 }
+
+// scaleBench is what exercise 7's page tells you to run.
+const scaleBench = "offload bench --strategies queue --scenarios capacity,scale"
 
 func TestExercise8Seventh(t *testing.T) {
 	if testing.Short() {
