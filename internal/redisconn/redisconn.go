@@ -6,7 +6,9 @@
 // request held for the client library's default retries.
 //
 // It returns redis.UniversalClient so that a cluster is one more branch
-// here, not a change in every caller.
+// here, not a change in every caller: a URL naming any one node of a Redis
+// Cluster (INFO cluster says cluster_enabled:1), or go-redis's cluster
+// form redis://h1:p1?addr=h2:p2, gives a cluster client.
 package redisconn
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,14 +69,56 @@ func Open(ctx context.Context, o Options) (redis.UniversalClient, error) {
 		uo.MaxRetries = -1
 	}
 	quietLibrary.Do(func() { redis.SetLogger(debugLogger{}) })
-	rdb := redis.NewUniversalClient(uo)
 	pctx, cancel := context.WithTimeout(ctx, PingTimeout)
 	defer cancel()
+	if !uo.IsClusterMode {
+		rdb := redis.NewClient(uo.Simple())
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			_ = rdb.Close() // the ping's error is the one worth reporting
+			if strings.Contains(err.Error(), "SELECT is not allowed in cluster mode") {
+				return nil, fmt.Errorf("redis at %s is a cluster node: a cluster has only database 0", Redact(o.URL))
+			}
+			return nil, fmt.Errorf("redis at %s %w: %v", Redact(o.URL), ErrUnreachable, err)
+		}
+		enabled, err := clusterEnabled(pctx, rdb)
+		if err != nil || !enabled {
+			return rdb, nil // a Redis that hides INFO is taken as a single node
+		}
+		_ = rdb.Close()
+	}
+	rdb := redis.NewClusterClient(clusterOptions(uo))
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close() // the ping's error is the one worth reporting
-		return nil, fmt.Errorf("redis at %s %w: %v", Redact(o.URL), ErrUnreachable, err)
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis cluster at %s %w: %v", Redact(o.URL), ErrUnreachable, err)
 	}
 	return rdb, nil
+}
+
+// ClusterStateReload is how often a cluster client re-reads which master
+// serves which slots. go-redis re-reads on a MOVED reply but not when a
+// master stops answering, and its default is a minute: after a failover a
+// client would keep sending a dead master's slots to it for that long.
+const ClusterStateReload = time.Second
+
+func clusterOptions(uo *redis.UniversalOptions) *redis.ClusterOptions {
+	co := uo.Cluster()
+	co.ClusterStateReloadInterval = ClusterStateReload
+	return co
+}
+
+// clusterEnabled asks INFO cluster, so that --redis may name any node of a
+// cluster with a plain redis://host:port URL.
+func clusterEnabled(ctx context.Context, rdb *redis.Client) (bool, error) {
+	info, err := rdb.Info(ctx, "cluster").Result()
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if strings.TrimSpace(line) == "cluster_enabled:1" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Parse turns a redis:// URL into client options carrying the shared

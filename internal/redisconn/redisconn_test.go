@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisconn"
 	"github.com/offload/offload/internal/redisproc"
 )
@@ -83,4 +85,45 @@ func TestOpenUnreachableIsOneLine(t *testing.T) {
 	if strings.Contains(msg, "\n") || strings.Contains(msg, "secret") || !strings.Contains(msg, fmt.Sprintf("127.0.0.1:%d", port)) {
 		t.Fatalf("message %q: want one line naming the address without the password", msg)
 	}
+}
+
+// Any one node of a cluster, named with a plain URL, gives a cluster
+// client, as does go-redis's cluster form; and after a failover the client
+// finds the promoted replica within seconds (its state reload), not after
+// go-redis's default minute.
+func TestOpenDetectsClusterAndFollowsFailover(t *testing.T) {
+	cl := itest.Cluster(t, rediscluster.Config{})
+	ctx := context.Background()
+	for _, url := range []string{"redis://" + cl.Nodes()[4].Addr() + "/0", cl.URL()} {
+		rdb, err := redisconn.Open(ctx, redisconn.Options{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := rdb.(*redis.ClusterClient); !ok {
+			t.Fatalf("%s gave %T, want a cluster client", url, rdb)
+		}
+		rdb.Close()
+	}
+	if _, err := redisconn.Open(ctx, redisconn.Options{URL: "redis://" + cl.Nodes()[0].Addr() + "/3"}); err == nil || !strings.Contains(err.Error(), "only database 0") {
+		t.Fatalf("db 3 on a cluster node: %v", err)
+	}
+
+	rdb, err := redisconn.Open(ctx, redisconn.Options{URL: "redis://" + cl.Nodes()[0].Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	for i := range 50 {
+		if err := rdb.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := cl.Failover(ctx, "k7", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	itest.Eventually(t, 10*time.Second, "writes to the failed-over slot to succeed", func() bool {
+		return rdb.Set(ctx, "k7", "after", 0).Err() == nil
+	})
+	t.Logf("client back %v after the promotion", time.Since(start).Round(time.Millisecond))
 }
