@@ -7,7 +7,7 @@ RUN ?= $(OUT)/latest
 # The charts README shows; `make charts` copies them from RUN.
 README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell
+.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell gen-vs-hey
 # macOS as well as Linux: every `make test` vets and builds for these too.
 CROSS := darwin/arm64 darwin/amd64
 
@@ -66,6 +66,9 @@ bench-quick: deps build ## every strategy through every scenario with short phas
 
 gobench: deps ## run the Go micro-benchmarks (loop, accept path, queue, mail)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+gen-vs-hey: build ## benchmark the bench's load generator against rakyll/hey: CPU per request and rate kept, as ratios
+	$(BIN) gen-vs-hey $(ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

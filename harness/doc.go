@@ -8,7 +8,12 @@
 //
 // The pieces talk through plain values and do not know about each other:
 //
-//	pacer.go     the open-loop schedule and the generator that keeps it
+//	pacer.go     the open-loop schedule and the pacer that keeps it (probes, warm-up)
+//	fire.go      the job generator: sending goroutines that claim due times
+//	instrument.go  the instrument's own validity: send delay, fired vs recorded
+//	recovery.go  the recovery rule, and the load kept up until recovery
+//	genvshey.go  the generator benchmarked against hey (make gen-vs-hey)
+//	target.go    an external --target: no false loss
 //	sender.go    one HTTP request per due time; outcomes as values
 //	hey.go       the closed-loop comparison (rakyll/hey)
 //	topology.go  which processes each strategy needs; which scenarios are n/a

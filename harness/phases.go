@@ -248,9 +248,8 @@ func (r *run) measure(ctx context.Context) measured {
 	if b.Timing.Poisson {
 		sched = &Poisson{Rate: sc.Load, Duration: length, Seed: b.Timing.Seed + uint64(r.plan.Index)}
 	}
-	m.pace = Generate(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
-		req := sc.Request(prefix, seq, due)
-		m.jobs.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	m.pace = Fire(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
+		m.jobs.Send(func() Outcome { return r.sender.Job(ctx, sc.Request(prefix, seq, due)) })
 	})
 	m.end = time.Now()
 	if ctx.Err() == nil && (genCtx.Err() == nil || m.end.After(m.start.Add(length))) {

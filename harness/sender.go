@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ func (o Outcome) Accepted() bool { return o.Status >= 200 && o.Status < 300 }
 type Sender struct {
 	Base   string // http://host:port
 	Client *http.Client
+	jobs   *url.URL // Base/jobs, parsed once: not once per request
 }
 
 // NewSender returns a sender whose client never limits connections: an
@@ -57,29 +59,36 @@ func NewSender(base string, timeout time.Duration) *Sender {
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        2000,
 		MaxIdleConnsPerHost: 2000,
+		MaxConnsPerHost:     64,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &Sender{Base: base, Client: &http.Client{Transport: tr, Timeout: timeout}}
+	u, _ := url.Parse(base + "/jobs") // an unparsable base fails every request, in Job
+	return &Sender{Base: base, Client: &http.Client{Transport: tr, Timeout: timeout}, jobs: u}
 }
 
 // Close drops idle connections.
 func (s *Sender) Close() { s.Client.CloseIdleConnections() }
 
-// jobBody is the POST /jobs payload the harness sends.
+// jobPayload is the POST /jobs payload the harness sends.
+type jobPayload struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	Kind    string `json:"kind"`
+	CostMS  int    `json:"cost_ms,omitempty"` // cpu jobs only
+}
+
 func jobBody(r Request) []byte {
-	m := map[string]any{
-		"to":      "bench@example.org",
-		"subject": "offload bench " + r.ID,
-		"text":    "one job of an offload bench run",
-		"kind":    r.Kind,
-	}
+	p := jobPayload{To: "bench@example.org", Subject: "offload bench " + r.ID, Text: "one job of an offload bench run", Kind: r.Kind}
 	if r.Kind == "cpu" {
-		m["cost_ms"] = r.CostMS
+		p.CostMS = r.CostMS
 	}
-	b, _ := json.Marshal(m) // a map of strings and ints always encodes
+	b, _ := json.Marshal(p) // strings and an int always encode
 	return b
 }
+
+var jsonContentType = []string{"application/json"}
 
 // NewJobRequest builds the HTTP request for r (also used for hey).
 func NewJobRequest(ctx context.Context, base string, r Request) (*http.Request, error) {
@@ -94,11 +103,20 @@ func NewJobRequest(ctx context.Context, base string, r Request) (*http.Request, 
 
 // Job posts r and reports its outcome.
 func (s *Sender) Job(ctx context.Context, r Request) Outcome {
-	req, err := NewJobRequest(ctx, s.Base, r)
-	if err != nil {
-		return Outcome{Request: r, Sent: time.Now(), Done: time.Now(), Err: err.Error()}
+	if s.jobs == nil || s.jobs.Host == "" {
+		return Outcome{Request: r, Sent: time.Now(), Done: time.Now(), Err: fmt.Sprintf("build request: bad base URL %q", s.Base)}
 	}
-	return s.do(req, r)
+	// Built by hand on the URL parsed once: at tens of thousands of
+	// requests a second, parsing it again is the generator's own cost.
+	body := jobBody(r)
+	req := &http.Request{
+		Method: http.MethodPost, URL: s.jobs, Host: s.jobs.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": jsonContentType, "Idempotency-Key": []string{r.ID}},
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+	}
+	return s.do(ctx, req, r)
 }
 
 // Probe gets /healthz: the cost a blocked loop imposes on other clients.
@@ -108,17 +126,17 @@ func (s *Sender) Probe(ctx context.Context, seq int, due time.Time) Outcome {
 	if err != nil {
 		return Outcome{Request: r, Sent: time.Now(), Done: time.Now(), Err: err.Error()}
 	}
-	return s.do(req, r)
+	return s.do(ctx, req, r)
 }
 
-func (s *Sender) do(req *http.Request, r Request) Outcome {
+func (s *Sender) do(ctx context.Context, req *http.Request, r Request) Outcome {
 	o := Outcome{Request: r, Sent: time.Now()}
 	// The trace hook runs on the transport's writer goroutine; an offset
 	// from Sent keeps the monotonic clock reading.
 	var wrote atomic.Int64
 	sent := o.Sent
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(int64(time.Since(sent)) + 1) }}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
 	resp, err := s.Client.Do(req)
 	if w := wrote.Load(); w != 0 {
 		o.Wrote = sent.Add(time.Duration(w - 1))
@@ -145,29 +163,71 @@ type Collector struct {
 	sent     int64
 	accepted int64
 	onAccept []chan struct{} // closed at the next acceptance
+	work     chan func() Outcome
 }
 
-// Go runs send in its own goroutine and keeps its outcome: open loop, the
-// caller never waits for the answer.
+// workerIdle is how long a sending goroutine waits for its next request
+// before it exits.
+const workerIdle = 2 * time.Second
+
+// Go runs send on a sending goroutine and keeps its outcome: open loop, the
+// caller never waits for the answer. An idle goroutine takes it if there is
+// one, else a new one starts: as many run as requests are in flight, and
+// they are reused, so the generator does not pay for a fresh goroutine and
+// its stack growth (net/http's calls run deep) on every request.
 func (c *Collector) Go(send func() Outcome) {
 	c.wg.Add(1)
 	c.mu.Lock()
 	c.sent++
+	if c.work == nil {
+		c.work = make(chan func() Outcome)
+	}
+	work := c.work
 	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		o := send()
-		c.mu.Lock()
-		c.outcomes = append(c.outcomes, o)
-		if o.Accepted() {
-			c.accepted++
-			for _, ch := range c.onAccept {
-				close(ch)
-			}
-			c.onAccept = nil
+	select {
+	case work <- send:
+	default:
+		go c.worker(send, work)
+	}
+}
+
+// Send runs send on the calling goroutine and keeps its outcome (for Fire,
+// whose goroutines send themselves).
+func (c *Collector) Send(send func() Outcome) {
+	c.wg.Add(1)
+	c.mu.Lock()
+	c.sent++
+	c.mu.Unlock()
+	c.record(send())
+	c.wg.Done()
+}
+
+func (c *Collector) worker(send func() Outcome, work chan func() Outcome) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		c.record(send())
+		c.wg.Done()
+		idle.Reset(workerIdle)
+		select {
+		case send = <-work:
+		case <-idle.C:
+			return
 		}
-		c.mu.Unlock()
-	}()
+	}
+}
+
+func (c *Collector) record(o Outcome) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outcomes = append(c.outcomes, o)
+	if o.Accepted() {
+		c.accepted++
+		for _, ch := range c.onAccept {
+			close(ch)
+		}
+		c.onAccept = nil
+	}
 }
 
 // Wait waits for every request in flight, or until ctx ends; it reports

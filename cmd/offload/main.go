@@ -35,16 +35,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":    {"run the web server for one strategy", runServe},
-		"work":     {"run a worker that performs jobs for one strategy", runWork},
-		"run":      {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
-		"sink":     {"run the mail sink: a real SMTP server that records deliveries", runSink},
-		"bench":    {"run the load harness over strategies and scenarios", runBench},
-		"report":   {"re-render charts and report from DIR/results.json", runReport},
-		"compare":  {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
-		"eventbus": {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
-		"queue":    {"inspect the Resque queue: offload queue stats", runQueue},
-		"exercise": {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
+		"serve":      {"run the web server for one strategy", runServe},
+		"work":       {"run a worker that performs jobs for one strategy", runWork},
+		"run":        {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
+		"sink":       {"run the mail sink: a real SMTP server that records deliveries", runSink},
+		"bench":      {"run the load harness over strategies and scenarios", runBench},
+		"report":     {"re-render charts and report from DIR/results.json", runReport},
+		"compare":    {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
+		"eventbus":   {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
+		"queue":      {"inspect the Resque queue: offload queue stats", runQueue},
+		"exercise":   {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
+		"gen-vs-hey": {"benchmark the bench's load generator against rakyll/hey (CPU per request, rate kept)", runGenVsHey},
 	}
 }
 
@@ -52,7 +53,8 @@ func commands() map[string]command {
 // of the usage.
 func hiddenCommands() map[string]command {
 	return map[string]command{
-		"baseline": {"the capacity ladder's reference server: 202 after one LPUSH", runBaseline},
+		"baseline":  {"the capacity ladder's reference server: 202 after one LPUSH", runBaseline},
+		"bare-http": {"a handler that answers 202 and does nothing, for gen-vs-hey", runBareHTTP},
 	}
 }
 
