@@ -26,7 +26,7 @@ func CheckFirstMail(ctx context.Context, o Options) (string, error) {
 			return "", err
 		}
 		if n == 0 {
-			return "", hintf(fmt.Sprintf(`curl -s -X POST http://%s/jobs -d '{"to":"you@example.org","subject":"hi","text":"hello"}'`, s.addr),
+			return "", hintf(fmt.Sprintf(`curl -s -X POST http://%s/jobs -H 'Content-Type: application/json' -d '{"to":"you@example.org","subject":"hi","text":"hello"}'`, s.addr),
 				"%s at %s is running but has accepted no mail yet: send it some", s.want, s.addr)
 		}
 		d, code, err := timeMail(ctx, s.addr, "exercise 1 check")
@@ -69,7 +69,7 @@ func CheckBlockedLoop(ctx context.Context, o Options) (string, error) {
 			"the server at %s runs --loop %s: there a cpu job holds only its own goroutine, so the lag monitor sees no block (max %.1f ms)", o.Addr, h.Loop, lag.Max)
 	}
 	if lag.Max < blockedMS {
-		return "", hintf(fmt.Sprintf(`curl -s -X POST http://%s/jobs -d '{"to":"you@example.org","kind":"cpu","cost_ms":500}' & curl -s -w '%%{time_total}s\n' http://%s/healthz`, o.Addr, o.Addr),
+		return "", hintf(fmt.Sprintf(`curl -s -X POST http://%s/jobs -H 'Content-Type: application/json' -d '{"to":"you@example.org","kind":"cpu","cost_ms":500}' & curl -s -w '%%{time_total}s\n' http://%s/healthz`, o.Addr, o.Addr),
 			"the loop at %s was never blocked: the worst lag since the last reset is %.1f ms (%s, %d probes). Send a cpu job and, at the same time, a probe", o.Addr, lag.Max, h.Strategy, lag.Count)
 	}
 	return fmt.Sprintf("the %s server's loop was blocked for up to %.0f ms (%d probe(s) late by more than 10 ms).\n"+
