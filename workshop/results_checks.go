@@ -147,11 +147,14 @@ func CheckScale(ctx context.Context, o Options) (string, error) {
 	byStrategy := map[string][]results.Run{}
 	capacity := map[string]*results.Capacity{}
 	quickOnly := false
+	// A scale run marked invalid still counts, with a note: its timing
+	// (the generator fell behind, common on a busy laptop) inflates the
+	// latencies, not the count of deliveries per second.
 	for _, r := range runs {
-		if r.NAReason != "" || r.Invalid != "" {
+		if r.NAReason != "" || r.Interrupted {
 			continue
 		}
-		key := strings.TrimSpace(r.Strategy + " " + r.Variant)
+		key := seriesKey(r)
 		switch r.Scenario {
 		case "scale":
 			byStrategy[key] = append(byStrategy[key], r)
@@ -175,7 +178,7 @@ func CheckScale(ctx context.Context, o Options) (string, error) {
 		if quickOnly {
 			why = " (a --quick bench runs scale at one worker count only: run it without --quick)"
 		}
-		return "", hintf(scaleBench+" --out "+o.Out, "found no valid scale runs of one strategy at two or more worker counts in any results.json under %s/%s", o.Out, why)
+		return "", hintf(scaleBench+" --out "+o.Out, "found no scale runs of one strategy at two or more worker counts in any results.json under %s/%s", o.Out, why)
 	}
 	var b strings.Builder
 	for _, n := range names {
@@ -192,8 +195,12 @@ func CheckScale(ctx context.Context, o Options) (string, error) {
 		fmt.Fprintf(&b, "  %s: capacity ladder: accepts up to %.0f/s, delivers up to %s with its default workers, limited by %s\n",
 			n, c.MaxAcceptRPS, delivery, orDash(c.LimitedBy))
 		for _, r := range rs {
-			fmt.Fprintf(&b, "  %-22s workers %d  offered %6.1f/s  delivered %6.1f/s  e2e p99 %8.1f ms  lost %d\n",
-				n, r.Workers, r.ThroughputRPS.Offered, r.ThroughputRPS.Delivered, r.E2ELatencyMS.P99, r.Lost)
+			note := ""
+			if r.Invalid != "" {
+				note = "  (timing invalid: the latency is inflated, the throughput stands)"
+			}
+			fmt.Fprintf(&b, "  %-22s workers %d  offered %6.1f/s  delivered %6.1f/s  e2e p99 %8.1f ms  lost %d%s\n",
+				n, r.Workers, r.ThroughputRPS.Offered, r.ThroughputRPS.Delivered, r.E2ELatencyMS.P99, r.Lost, note)
 		}
 	}
 	if b.Len() == 0 {
@@ -202,6 +209,18 @@ func CheckScale(ctx context.Context, o Options) (string, error) {
 	return fmt.Sprintf("from %s:\n%s"+
 		"Read delivered/s against offered/s and the e2e p99 at each worker count: where workers stop adding throughput, the ladder's limited_by says what ran out first.",
 		strings.Join(paths, ", "), b.String()), nil
+}
+
+// seriesKey names a strategy and its variant, leaving out the worker
+// count that scale runs also record as a variant ("workers=4").
+func seriesKey(r results.Run) string {
+	var keep []string
+	for _, v := range strings.Split(r.Variant, ",") {
+		if v != "" && !strings.HasPrefix(v, "workers=") {
+			keep = append(keep, v)
+		}
+	}
+	return strings.TrimSpace(r.Strategy + " " + strings.Join(keep, ","))
 }
 
 func orDash(s string) string {
