@@ -22,6 +22,7 @@ type Bench struct {
 	Sink     *mailsink.Sink // the mail sink every strategy sends to
 	Target   string         // measure this externally started server instead of starting processes
 	Timing   Timing
+	Repeat   int // runs of each plan, interleaved (--repeat); 0 or 1: once
 	Progress func(results.Progress)
 	Log      io.Writer // one line per phase; nil: none
 	Clock    Clock     // default RealClock
@@ -83,10 +84,32 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 			}
 		}
 	}
+	plans = Interleave(plans, b.Repeat)
 	for i := range plans {
 		plans[i].Index, plans[i].Total = i+1, len(plans)
 	}
 	return plans, nil
+}
+
+// Interleave repeats plans n times round-robin: the whole plan once, then
+// again, so slow drift of a shared machine (another job starting, a
+// thermal limit) spreads over every strategy instead of landing on the
+// last ones. An n/a plan measures nothing and appears once.
+func Interleave(plans []Plan, n int) []Plan {
+	if n <= 1 {
+		return plans
+	}
+	out := make([]Plan, 0, n*len(plans))
+	for rep := range n {
+		for _, p := range plans {
+			if p.NA != "" && rep > 0 {
+				continue
+			}
+			p.Repeat = rep
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Variant, quick bool) []Plan {

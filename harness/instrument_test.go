@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,21 @@ func TestValiditySeesPacerLateness(t *testing.T) {
 	why := Validity(pace.Fired, len(outs), sendDelays(outs), time.Millisecond)
 	if !strings.Contains(why, "fell behind") {
 		t.Errorf("a pacer 5ms late every 20 requests must be refused, got %q", why)
+	}
+}
+
+func TestInterleaveSpreadsRepeatsRoundRobin(t *testing.T) {
+	plans := []Plan{{Strategy: "a"}, {Strategy: "b", NA: "not built"}, {Strategy: "c"}}
+	got := Interleave(plans, 3)
+	var order []string
+	for _, p := range got {
+		order = append(order, fmt.Sprintf("%s%d", p.Strategy, p.Repeat))
+	}
+	want := "a0 b0 c0 a1 c1 a2 c2"
+	if strings.Join(order, " ") != want {
+		t.Errorf("order %v, want %s (round-robin, n/a once)", order, want)
+	}
+	if len(Interleave(plans, 1)) != 3 || len(Interleave(plans, 0)) != 3 {
+		t.Error("one repeat is the plan itself")
 	}
 }

@@ -25,6 +25,7 @@ type Plan struct {
 	Loop         string
 	Workers      int
 	NA           string // set: report n/a with this reason, start nothing
+	Repeat       int    // 0-based, of Bench.Repeat
 }
 
 // label names the run in logs and file names.
@@ -35,6 +36,9 @@ func (p Plan) label() string {
 	}
 	if p.Scenario.Name == Scale && p.NA == "" {
 		s += fmt.Sprintf(" workers=%d", p.Workers)
+	}
+	if p.Repeat > 0 {
+		s += fmt.Sprintf(" repeat=%d", p.Repeat)
 	}
 	return s
 }
@@ -54,7 +58,7 @@ func (p Plan) style() *results.Style {
 func (p Plan) newRun() results.Run {
 	r := results.Run{Strategy: p.Strategy, Scenario: p.Scenario.Name, Loop: p.Loop, Variant: p.Variant.Name,
 		OfferedRPS: p.Scenario.Rate, Status: map[string]int{}, Faults: []results.Fault{}, Timeseries: []results.Point{},
-		Processes: []results.ProcessUse{}, Style: p.style()}
+		Processes: []results.ProcessUse{}, Style: p.style(), Repeat: p.Repeat}
 	if p.Scenario.Name == Scale && p.NA == "" {
 		r.Workers = p.Workers
 		r.Variant = strings.TrimSpace(r.Variant + fmt.Sprintf(" workers=%d", p.Workers))

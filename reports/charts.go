@@ -45,6 +45,7 @@ type Options struct {
 
 // Charts builds every chart the file has data for, in a fixed order.
 func Charts(f *results.File, opt Options) []Chart {
+	f = Collapse(f)
 	var out []Chart
 	out = append(out, spectrumCharts(f, opt)...)
 	out = append(out, timelineCharts(f)...)

@@ -46,7 +46,8 @@ var compareMetrics = []metric{
 	{name: "peak RSS (MB)", noise: noise{0.2, 5}, get: func(r results.Run) (float64, bool) { return r.PeakRSSMB, r.PeakRSSMB > 0 }},
 }
 
-// CompareNoise describes the bounds, for the comparison's footer.
+// CompareNoise describes the guessed bounds, for the comparison's footer:
+// they apply where a bench has no repeats to measure its noise with.
 func CompareNoise() string {
 	s := "beyond noise means past both bounds:"
 	for _, m := range compareMetrics {
@@ -69,16 +70,25 @@ type Comparison struct {
 	Table   Table // every compared figure; Bad marks a change beyond noise
 	Flagged int
 	Missing []string // runs measured in one bench only
+	// Measured counts the figures judged by their measured spread (both
+	// benches had repeats) instead of the guessed bounds.
+	Measured int
 }
 
 // Compare sets bench b (the new one) against a (the baseline).
 func Compare(a, b *results.File) Comparison {
 	var c Comparison
 	c.Table.Header = []string{"run", "figure", "baseline", "new", "change", ""}
-	old := map[string]results.Run{}
+	old := map[string][]results.Run{}
 	for _, r := range a.Runs {
 		if measured(r) {
-			old[runKey(r)] = r
+			old[runKey(r)] = append(old[runKey(r)], r)
+		}
+	}
+	cur := map[string][]results.Run{}
+	for _, r := range b.Runs {
+		if measured(r) {
+			cur[runKey(r)] = append(cur[runKey(r)], r)
 		}
 	}
 	seen := map[string]bool{}
@@ -94,19 +104,31 @@ func Compare(a, b *results.File) Comparison {
 			continue
 		}
 		k := runKey(r)
+		if seen[k] {
+			continue // a repeat: its group was compared at its first run
+		}
 		seen[k] = true
-		o, ok := old[k]
+		olds, ok := old[k]
 		if !ok {
 			c.Missing = append(c.Missing, k+": only in the new bench")
 			continue
 		}
 		for _, m := range compareMetrics {
-			x, okx := m.get(o)
-			y, oky := m.get(r)
-			if !okx || !oky {
+			xs, ys := values(olds, m.get), values(cur[k], m.get)
+			if len(xs) == 0 || len(ys) == 0 {
 				continue
 			}
-			flag := beyondNoise(m, x, y)
+			x, y := spreadOf(xs).Median, spreadOf(ys).Median
+			var flag bool
+			if len(xs) >= 2 && len(ys) >= 2 {
+				// Both benches measured their own noise: a change is one
+				// whose repeats do not overlap at all.
+				sx, sy := spreadOf(xs), spreadOf(ys)
+				flag = sx.Max < sy.Min || sy.Max < sx.Min
+				c.Measured++
+			} else {
+				flag = beyondNoise(m, x, y)
+			}
 			if flag {
 				c.Flagged++
 			}
@@ -171,6 +193,9 @@ func WriteComparison(w io.Writer, c Comparison, all, color bool) {
 	fmt.Fprintf(w, "\n%d of %d figures changed beyond run-to-run noise.\n", c.Flagged, len(c.Table.Rows))
 	for _, m := range c.Missing {
 		fmt.Fprintln(w, "  "+m)
+	}
+	if c.Measured > 0 {
+		fmt.Fprintf(w, "(%d figures had repeats in both benches: beyond noise there means their ranges of repeats do not overlap)\n", c.Measured)
 	}
 	fmt.Fprintln(w, "("+CompareNoise()+")")
 }

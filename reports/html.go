@@ -24,14 +24,16 @@ func HTML(f *results.File, charts []Chart) ([]byte, error) {
 	}
 	data := struct {
 		Env, Summary, Runs Table
+		Spread             Table // repeats: median and range
 		Thresholds         []string
 		Verdicts           []verdictView
 		Charts             []chartView
 		CostScenario       string
 	}{
-		Env: EnvTable(f.Env), Summary: SummaryTable(f), Runs: RunsTable(f),
+		Env: EnvTable(f.Env), Summary: SummaryTable(Collapse(f)), Runs: RunsTable(f), Spread: SpreadTable(f),
 		Thresholds: Thresholds(), CostScenario: costKey(f),
 	}
+	f = Collapse(f) // verdicts read the medians of repeats
 	for _, v := range Verdicts(f) {
 		c := v.Series.Color()
 		data.Verdicts = append(data.Verdicts, verdictView{v, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)})
@@ -143,6 +145,13 @@ scenario. Highlighted cells fail a threshold; – means not measured or not vali
 <figcaption><strong>{{.Title}}.</strong> {{.Caption}}</figcaption>
 </figure>
 {{end}}
+{{if .Spread.Rows}}<h2>Repeats</h2>
+<p>Each run was repeated, interleaved round-robin over the plan. The figures above are medians over the valid
+repeats (lost and duplicates: the worst repeat); here is how far apart the repeats were.</p>
+<div class="scroll"><table>
+<tr>{{range .Spread.Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Spread.Rows}}<tr>{{range .}}<td{{if .Bad}} class="bad"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</table></div>{{end}}
 <h2>Every run</h2>
 <div class="scroll"><table class="runs">
 <tr>{{range .Runs.Header}}<th>{{.}}</th>{{end}}</tr>

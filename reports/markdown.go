@@ -48,6 +48,8 @@ func Markdown(f *results.File, charts []Chart) []byte {
 	b.WriteString("Six strategies, the same load, the same faults; every figure below is measured in this run.\n\n")
 	b.WriteString("## Environment\n\n")
 	writeMarkdownTable(&b, EnvTable(f.Env), false)
+	all := f
+	f = Collapse(f) // with repeats, every figure but the last table is a median
 	b.WriteString("\n## Summary\n\n")
 	writeMarkdownTable(&b, SummaryTable(f), true)
 	b.WriteString("\nHTTP and end-to-end p99 from the steady scenario, timed from when each request was due; ")
@@ -70,8 +72,15 @@ func Markdown(f *results.File, charts []Chart) []byte {
 	for _, c := range charts {
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n![%s](%s.png)\n\n([SVG](%s.svg))\n\n", c.Title, c.Caption, c.Title, c.Name, c.Name)
 	}
+	if spread := SpreadTable(all); len(spread.Rows) > 0 {
+		b.WriteString("## Repeats\n\n")
+		b.WriteString("Each run was repeated, interleaved round-robin over the plan. The figures above are medians over the valid repeats " +
+			"(lost and duplicates: the worst repeat); here is how far apart the repeats were.\n\n")
+		writeMarkdownTable(&b, spread, true)
+		b.WriteString("\n")
+	}
 	b.WriteString("## Every run\n\n")
-	writeMarkdownTable(&b, RunsTable(f), true)
+	writeMarkdownTable(&b, RunsTable(all), true)
 	return []byte(b.String())
 }
 

@@ -17,7 +17,7 @@ const (
 // WriteTable prints the summary table for a terminal: aligned columns,
 // and with color the cells that fail a threshold (losses first) in red.
 func WriteTable(w io.Writer, f *results.File, color bool) {
-	writeAligned(w, SummaryTable(f), color)
+	writeAligned(w, SummaryTable(Collapse(f)), color)
 }
 
 func writeAligned(w io.Writer, t Table, color bool) {

@@ -41,6 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
 	slo := fs.Duration("slo", 50*time.Millisecond, "capacity: a step passes only while HTTP p99 from due stays within this")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
+	repeat := fs.Int("repeat", 1, "run each (strategy, scenario) this many times, interleaved round-robin; reports show median and spread")
 	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
 	var lf liveview.Flags
 	lf.Register(fs)
@@ -61,6 +62,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := over.apply(&timing); err != nil {
 		return cli.Usage(err)
+	}
+	if *repeat < 1 {
+		return cli.Usagef("--repeat %d: must be at least 1", *repeat)
 	}
 	timing.Poisson, timing.Seed = *poisson, uint64(*seed)
 	if *slo <= 0 {
@@ -106,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress, page = tee, lb
 	}
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
-		Log: liveLog(stderr), Progress: progress}
+		Log: liveLog(stderr), Progress: progress, Repeat: *repeat}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
 		return cli.Usage(err)
