@@ -237,3 +237,22 @@ func TestNumbersMatchData(t *testing.T) {
 		t.Errorf("%s differs from %s (run make docs-numbers):\n  %s", d.Page, docnums.DataFile, strings.Join(d.Lines, "\n  "))
 	}
 }
+
+// TestMeasuredTablesAreMarked: a table of latencies, losses or lag in
+// README.md or docs/ either takes its figures from the data (markers) or
+// says, just above it, that it is illustrative.
+func TestMeasuredTablesAreMarked(t *testing.T) {
+	pages, err := docnums.Pages("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range docnums.Unmarked(string(b)) {
+			t.Errorf("%s: %s: a measured figure typed in; mark it (<!-- n:... -->, make docs-numbers) or say above the table that it is illustrative", p, l)
+		}
+	}
+}

@@ -330,3 +330,62 @@ func lineDiff(have, want string) []string {
 	}
 	return out
 }
+
+// measuredCell is a table cell that reads as a measurement: a number with
+// a unit of time, rate or share.
+var measureWord = regexp.MustCompile(`\b(p50|p90|p99|p99\.9|latency|lost|lag|recovery|throughput)\b`)
+
+var measuredCell = regexp.MustCompile(`^\**[0-9][0-9.,]*\s*(ms|s|/s|req/s|jobs/s|%)\**$`)
+
+// Unmarked lists the lines of page that hold measurements without a marker:
+// rows of a table whose header names a percentile, latency or loss, with a
+// cell such as "6.0 ms" typed in rather than filled from the data. A table
+// is exempt when the paragraph before it says "illustrative". Code blocks
+// are skipped (they are program output, handled as such).
+func Unmarked(page string) []string {
+	lines := strings.Split(page, "\n")
+	var out []string
+	inCode, inTable, exempt := false, false, false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode {
+			continue
+		}
+		if !strings.HasPrefix(t, "|") {
+			inTable = false
+			continue
+		}
+		if !inTable {
+			inTable = true
+			// The whole table decides: a measurement word in its header
+			// or in a row's first cell (a p50 / p90 / p99 column).
+			var text []string
+			for j := i; j < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[j]), "|"); j++ {
+				cells := strings.Split(strings.TrimSpace(lines[j]), "|")
+				if j == i {
+					text = append(text, lines[j])
+				} else if len(cells) > 1 {
+					text = append(text, cells[1])
+				}
+			}
+			table := strings.ToLower(strings.Join(text, " "))
+			measured := measureWord.MatchString(table)
+			exempt = !measured || strings.Contains(strings.ToLower(strings.Join(lines[max(0, i-8):i], " ")), "illustrative")
+			continue
+		}
+		if exempt {
+			continue
+		}
+		for _, cell := range strings.Split(t, "|") {
+			if measuredCell.MatchString(strings.TrimSpace(cell)) {
+				out = append(out, fmt.Sprintf("line %d: %s", i+1, t))
+				break
+			}
+		}
+	}
+	return out
+}

@@ -79,3 +79,27 @@ func TestCurateDropsRawData(t *testing.T) {
 		t.Fatal("Curate changed its input")
 	}
 }
+
+func TestUnmarked(t *testing.T) {
+	for _, c := range []struct {
+		name, page string
+		want       int
+	}{
+		{"typed latency", "| strategy | p99 |\n|---|---:|\n| queue | 6.0 ms |\n", 1},
+		{"marked", "| strategy | p99 |\n|---|---:|\n| queue | <!-- n:queue steady http_latency_ms.p99 -->6<!-- /n --> ms |\n", 0},
+		{"said illustrative", "Illustrative, one run:\n\n| strategy | p99 |\n|---|---:|\n| queue | **6.0 ms** |\n", 0},
+		{"not a measurement table", "| flag | default |\n|---|---|\n| --backoff | 200 ms |\n", 0},
+		{"in a code block", "```\n| strategy | p99 |\n|---|---:|\n| queue | 6.0 ms |\n```\n", 0},
+	} {
+		if got := Unmarked(c.page); len(got) != c.want {
+			t.Errorf("%s: Unmarked = %q, want %d lines", c.name, got, c.want)
+		}
+	}
+}
+
+func TestUnmarkedPercentileRows(t *testing.T) {
+	page := "| | open loop | hey |\n|---|---:|---:|\n| p90 | 153.7 ms | 1.6 ms |\n"
+	if got := Unmarked(page); len(got) != 1 {
+		t.Fatalf("Unmarked = %q, want the p90 row", got)
+	}
+}
