@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/results"
 	"github.com/offload/offload/workshop"
+	"github.com/offload/offload/workshop/ex03"
 	"github.com/offload/offload/workshop/ex06"
 	sol03 "github.com/offload/offload/workshop/solutions/ex03"
 	sol05 "github.com/offload/offload/workshop/solutions/ex05"
@@ -104,11 +107,40 @@ func TestExercise2BlockedLoop(t *testing.T) {
 }
 
 func TestExercise3Yield(t *testing.T) {
-	o := workshop.Options{}
-	_, err := workshop.CheckYield(context.Background(), o, workshop.ParticipantYield())
-	wantHint(t, err, "the loop never got a turn")
-	msg, err := workshop.CheckYield(context.Background(), o, workshop.Yield{Sliced: sol03.BurnSliced, Pool: sol03.BurnOnPool})
-	wantPass(t, msg, err)
+	// Plausible wrong answers: slicing by handing the job to a goroutine
+	// (off the loop, so it is not slicing), and a "pool" that burns on the
+	// loop and then calls done.
+	offLoop := func(l ex03.Loop, total, slice time.Duration, done func()) {
+		go func() {
+			for left := total; left > 0; left -= slice {
+				job.Burn(min(slice, left))
+			}
+			l.Post(done)
+		}()
+	}
+	onLoop := func(rt eventloop.Runtime, total time.Duration, done func()) {
+		job.Burn(total)
+		done()
+	}
+	for _, c := range []struct {
+		name string
+		y    workshop.Yield
+		hint string // "": must pass
+	}{
+		{"skeleton", workshop.ParticipantYield(), "the loop never got a turn"},
+		{"wrong: sliced off the loop", workshop.Yield{Sliced: offLoop, Pool: sol03.BurnOnPool}, "gave the loop back"},
+		{"wrong: the pool burns on the loop", workshop.Yield{Sliced: sol03.BurnSliced, Pool: onLoop}, "the work still runs on the loop"},
+		{"solution", workshop.Yield{Sliced: sol03.BurnSliced, Pool: sol03.BurnOnPool}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg, err := workshop.CheckYield(context.Background(), workshop.Options{}, c.y)
+			if c.hint == "" {
+				wantPass(t, msg, err)
+				return
+			}
+			wantHint(t, err, c.hint)
+		})
+	}
 }
 
 // writeResults writes a results.json as offload bench does, for a bench
