@@ -11,7 +11,8 @@
 //	<!-- stamp -->(date, commit, machine, command)<!-- /stamp -->
 //	<!-- table:summary -->(a table)<!-- /table -->
 //
-// A number's key is: strategy, scenario, a field path into that run's
+// With repeats, a number is the median over them (lost and duplicates: the
+// worst repeat), as REPORT.md shows it. A number's key is: strategy, scenario, a field path into that run's
 // results.json entry (JSON names), then optional qualifiers loop=go,
 // variant=transport=zmq, workers=4, and fmt=int|pct-of-accepted. "env"
 // instead of a strategy reads the environment: env cores, env redis_version.
@@ -212,9 +213,17 @@ func envValue(env results.Env, name string) (string, error) {
 	return "", fmt.Errorf("env %q: use cores, cpu_model, redis_version, date, command or minutes", name)
 }
 
-// Tables are the generated tables a page can embed by name.
+// Tables are the generated tables a page can embed by name. Each gets the
+// data as it is, repeats and all.
 var Tables = map[string]func(*results.File) string{
-	"summary": func(f *results.File) string { return reports.MarkdownTable(reports.SummaryTable(f)) },
+	"summary": func(f *results.File) string { return reports.MarkdownTable(reports.SummaryTable(reports.Collapse(f))) },
+	"repeats": func(f *results.File) string {
+		t := reports.SpreadTable(f)
+		if len(t.Rows) == 0 {
+			return "*(This run has no repeats: `offload bench --repeat N` gives each headline figure's median and range.)*\n"
+		}
+		return reports.MarkdownTable(t)
+	},
 }
 
 var (
@@ -227,9 +236,10 @@ var (
 // must read, and an error naming each marker it could not compute.
 func Render(f *results.File, page string) (string, error) {
 	var errs []error
+	medians := reports.Collapse(f) // with repeats a number is their median, as in REPORT.md
 	page = numberRE.ReplaceAllStringFunc(page, func(m string) string {
 		key := numberRE.FindStringSubmatch(m)[1]
-		v, err := Value(f, key)
+		v, err := Value(medians, key)
 		if err != nil {
 			errs = append(errs, err)
 			return m

@@ -103,3 +103,22 @@ func TestUnmarkedPercentileRows(t *testing.T) {
 		t.Fatalf("Unmarked = %q, want the p90 row", got)
 	}
 }
+
+func TestRepeatsGiveTheirMedian(t *testing.T) {
+	f := data()
+	f.Runs = nil
+	for i, p99 := range []float64{4, 8, 6} {
+		f.Runs = append(f.Runs, results.Run{Strategy: "queue", Scenario: "steady", Loop: "node", Repeat: i, Valid: true,
+			Sent: 100, Accepted: 100, Delivered: 100, HTTPLatencyMS: results.Percentiles{Count: 100, P99: p99}})
+	}
+	got, err := Render(f, "<!-- n:queue steady http_latency_ms.p99 -->?<!-- /n -->\n<!-- table:repeats -->\n<!-- /table -->\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "-->6<!-- /n -->") {
+		t.Errorf("the median of 4, 8, 6 is 6:\n%s", got)
+	}
+	if !strings.Contains(got, "| steady queue | 3 of 3 | 6 [4–8]") {
+		t.Errorf("no repeats table:\n%s", got)
+	}
+}
