@@ -30,7 +30,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	a := Account(rec)
 	acc := a.Run
 	acc.Strategy, acc.Scenario, acc.Loop, acc.Variant, acc.Workers = out.Strategy, out.Scenario, out.Loop, out.Variant, out.Workers
-	acc.Style = out.Style
+	acc.Style, acc.Repeat = out.Style, out.Repeat
 	acc.OfferedRPS = out.OfferedRPS
 	acc.DurationS = round3(m.end.Sub(m.start).Seconds())
 	acc.DrainS = round3(rec.DrainEnd.Sub(drainStart).Seconds())
@@ -84,6 +84,21 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	}
 	hs := a.Histograms
 	hs[results.HistSendDelay] = delays
+	if m.remoteErr != nil {
+		acc.Invalid = "generator processes failed: " + m.remoteErr.Error()
+	}
+	if m.remote != nil {
+		// The raw histograms are the generators' own, merged from their
+		// interval logs; the outcomes they wrote must agree with them.
+		acc.Generators = b.Generators
+		acc.GeneratorCPUS = round3(m.remote.CPUS)
+		acc.GeneratorCPUShare = cpuShare(time.Duration(m.remote.CPUS*float64(time.Second)), m.end.Sub(m.start))
+		if got, want := m.remote.HTTP.TotalCount(), hs[results.HistHTTP].TotalCount(); got != want {
+			acc.Invalid = fmt.Sprintf("the generators' interval logs hold %d HTTP latencies, their outcomes %d", got, want)
+		}
+		hs[results.HistHTTP], hs[results.HistSendDelay] = m.remote.HTTP, m.remote.SendDelay
+		acc.Notes = append(acc.Notes, fmt.Sprintf("load from %d generator processes, histograms merged from their interval logs (per generator: %v)", b.Generators, m.remote.Counts))
+	}
 	b.logf("[%d/%d] %s: sent %d accepted %d delivered %d lost %d dup %d http p99 %.1fms e2e p99 %.1fms lag max %.1fms%s",
 		r.plan.Index, r.plan.Total, r.plan.label(), acc.Sent, acc.Accepted, acc.Delivered, acc.Lost, acc.Duplicates,
 		acc.HTTPLatencyMS.P99, acc.E2ELatencyMS.P99, acc.LagMS.Max, invalidSuffix(acc.Invalid))

@@ -17,15 +17,18 @@ import (
 // Bench runs plans and writes results. Build it with the fields below and
 // call Run.
 type Bench struct {
-	Exe      string         // the offload binary to start (os.Executable())
-	Out      string         // results directory (created)
-	Sink     *mailsink.Sink // the mail sink every strategy sends to
-	Target   string         // measure this externally started server instead of starting processes
-	Timing   Timing
-	Repeat   int // runs of each plan, interleaved (--repeat); 0 or 1: once
-	Progress func(results.Progress)
-	Log      io.Writer // one line per phase; nil: none
-	Clock    Clock     // default RealClock
+	Exe    string         // the offload binary to start (os.Executable())
+	Out    string         // results directory (created)
+	Sink   *mailsink.Sink // the mail sink every strategy sends to
+	Target string         // measure this externally started server instead of starting processes
+	Timing Timing
+	Repeat int // runs of each plan, interleaved (--repeat); 0 or 1: once
+	// Generators > 1 sends each measured phase's jobs from that many
+	// generator processes (`offload generate`), merged from their files.
+	Generators int
+	Progress   func(results.Progress)
+	Log        io.Writer // one line per phase; nil: none
+	Clock      Clock     // default RealClock
 
 	mu       sync.Mutex
 	orphans  []string

@@ -248,9 +248,17 @@ func (r *run) measure(ctx context.Context) measured {
 	if b.Timing.Poisson {
 		sched = &Poisson{Rate: sc.Load, Duration: length, Seed: b.Timing.Seed + uint64(r.plan.Index)}
 	}
-	m.pace = Fire(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
-		m.jobs.Send(func() Outcome { return r.sender.Job(ctx, sc.Request(prefix, seq, due)) })
-	})
+	if b.Generators > 1 {
+		var err error
+		if m.pace, err = r.fireRemote(genCtx, &m, sc, length, prefix); err != nil {
+			m.remoteErr = err
+			b.logf("[%d/%d] %s: generators: %v", r.plan.Index, r.plan.Total, r.plan.label(), err)
+		}
+	} else {
+		m.pace = Fire(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
+			m.jobs.Send(func() Outcome { return r.sender.Job(ctx, sc.Request(prefix, seq, due)) })
+		})
+	}
 	m.end = time.Now()
 	if ctx.Err() == nil && (genCtx.Err() == nil || m.end.After(m.start.Add(length))) {
 		m.end = m.start.Add(length) // the schedule ran out: it ends where it was due to

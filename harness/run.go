@@ -78,6 +78,8 @@ type measured struct {
 	cpu0       time.Duration // this process's CPU when the measured phase began
 	// interrupted: Ctrl-C came before the run was accounted.
 	interrupted bool
+	remote      *Merged // the load came from generator processes (--generators)
+	remoteErr   error
 }
 
 // run is the state of one run while it is under way.

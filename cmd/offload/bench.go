@@ -41,6 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
 	slo := fs.Duration("slo", 50*time.Millisecond, "capacity: a step passes only while HTTP p99 from due stays within this")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
+	generators := fs.Int("generators", 1, "send each run's jobs from this many generator processes, their histograms merged from HdrHistogram interval logs")
 	repeat := fs.Int("repeat", 1, "run each (strategy, scenario) this many times, interleaved round-robin; reports show median and spread")
 	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
 	var lf liveview.Flags
@@ -62,6 +63,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := over.apply(&timing); err != nil {
 		return cli.Usage(err)
+	}
+	if *generators < 1 {
+		return cli.Usagef("--generators %d: must be at least 1", *generators)
 	}
 	if *repeat < 1 {
 		return cli.Usagef("--repeat %d: must be at least 1", *repeat)
@@ -110,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress, page = tee, lb
 	}
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
-		Log: liveLog(stderr), Progress: progress, Repeat: *repeat}
+		Log: liveLog(stderr), Progress: progress, Repeat: *repeat, Generators: *generators}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
 		return cli.Usage(err)

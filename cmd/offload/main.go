@@ -55,6 +55,7 @@ func hiddenCommands() map[string]command {
 	return map[string]command{
 		"baseline":  {"the capacity ladder's reference server: 202 after one LPUSH", runBaseline},
 		"bare-http": {"a handler that answers 202 and does nothing, for gen-vs-hey", runBareHTTP},
+		"generate":  {"one generator process of offload bench --generators N", runGenerate},
 	}
 }
 
