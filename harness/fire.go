@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,27 +37,31 @@ type firing struct {
 	ended   chan struct{}
 
 	mu   sync.Mutex
+	last time.Duration // the last due time claimed
 	next int
 	over bool
 	idle int // goroutines not sending: claiming or sleeping until their due time
 	pace Pace
 }
 
-// claim takes the next due time off the schedule.
-func (f *firing) claim() (int, time.Time, bool) {
+// claim takes the next due time off the schedule, with its gap to the one
+// before.
+func (f *firing) claim() (int, time.Time, time.Duration, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.over {
-		return 0, time.Time{}, false
+		return 0, time.Time{}, 0, false
 	}
 	off, ok := f.s.Next()
 	if !ok {
 		f.end()
-		return 0, time.Time{}, false
+		return 0, time.Time{}, 0, false
 	}
 	f.pending.Add(1)
 	f.next++
-	return f.next - 1, f.start.Add(off), true
+	gap := off - f.last
+	f.last = off
+	return f.next - 1, f.start.Add(off), gap, true
 }
 
 // end marks the schedule over (f.mu held).
@@ -68,12 +73,46 @@ func (f *firing) end() {
 }
 
 func (f *firing) worker(ctx context.Context, send func(int, time.Time)) {
+	sleep := func(ctx context.Context, at time.Time, _ time.Duration) error { return f.clk.SleepUntil(ctx, at) }
+	if _, real := f.clk.(RealClock); real {
+		// One timer per sending goroutine, reset for every due time, not one
+		// allocated per request.
+		t := time.NewTimer(time.Hour)
+		defer t.Stop()
+		sleep = func(ctx context.Context, at time.Time, gap time.Duration) error {
+			// Go's timers wake through the network poller, whose wait has
+			// millisecond resolution: a sleep under 1ms comes back up to
+			// 1ms late, the whole send delay budget. The last stretch is
+			// slept in nanosleep on this goroutine's thread instead.
+			// Only at low rates: there a blocked thread per wait is cheap,
+			// while at high rates the process is busy and the scheduler runs
+			// its timers on time, not the poller.
+			precise := gap >= preciseGap
+			d := time.Until(at)
+			if precise {
+				d -= preciseSleep
+			}
+			if d > 0 {
+				t.Reset(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if d := time.Until(at); precise && d > 0 {
+				ts := syscall.NsecToTimespec(int64(d))
+				_ = syscall.Nanosleep(&ts, nil) // EINTR: wake a little early, the due time is still kept below
+			}
+			return ctx.Err()
+		}
+	}
 	for {
-		seq, due, ok := f.claim()
+		seq, due, gap, ok := f.claim()
 		if !ok {
 			return
 		}
-		if err := f.clk.SleepUntil(ctx, wakeAt(f.start, due)); err != nil {
+		if err := sleep(ctx, wakeAt(f.start, due), gap); err != nil {
 			f.mu.Lock()
 			f.end()
 			f.mu.Unlock()
@@ -101,6 +140,13 @@ func (f *firing) worker(ctx context.Context, send func(int, time.Time)) {
 		f.mu.Unlock()
 	}
 }
+
+// preciseSleep is how much of each wait is slept in nanosleep rather than
+// on a Go timer, when due times are at least preciseGap apart.
+const (
+	preciseSleep = 2 * time.Millisecond
+	preciseGap   = 500 * time.Microsecond
+)
 
 // fireQuantum is the grid the generator wakes on: the due times inside one
 // quantum share a wake-up instead of paying one each, at a cost of at most

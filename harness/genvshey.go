@@ -89,13 +89,13 @@ func GenVsHey(ctx context.Context, cfg GenVsHeyConfig) (GenVsHeyResult, error) {
 	if _, _, _, err := heyLeg(ctx, cfg, 0, cfg.Duration/5); err != nil {
 		return res, err
 	}
-	max, _, _, err := heyLeg(ctx, cfg, 0, cfg.Duration)
+	heyMax, _, _, err := heyLeg(ctx, cfg, 0, cfg.Duration)
 	if err != nil {
 		return res, err
 	}
-	res.HeyMaxRPS = max
-	res.Rate = float64(int(max / 2))
-	logf("hey -c %d, closed loop: %.0f req/s", cfg.C, max)
+	res.HeyMaxRPS = heyMax
+	res.Rate = float64(int(heyMax / 2))
+	logf("hey -c %d, closed loop: %.0f req/s", cfg.C, heyMax)
 	rps, cpu, n, err := heyLeg(ctx, cfg, res.Rate, cfg.Duration)
 	if err != nil {
 		return res, err
@@ -108,16 +108,26 @@ func GenVsHey(ctx context.Context, cfg GenVsHeyConfig) (GenVsHeyResult, error) {
 	res.Gen = genLeg(ctx, cfg, res.Rate)
 	logf("generator at %.0f req/s: %.1f µs CPU per request, p99 send delay %.2fms", res.Rate, res.Gen.CPUPerReqUS, ms(res.Gen.SendDelayP99))
 	res.Ladder = append(res.Ladder, res.Gen)
+	// Up from half of hey's maximum while the schedule holds; down from it
+	// until it does, so the highest rate kept is always reported.
+	steps := []float64{0.75, 1}
 	if res.Gen.KeptSchedule {
 		res.MaxKeptRPS = res.Rate
-		for _, f := range []float64{0.75, 1} {
-			leg := genLeg(ctx, cfg, float64(int(max*f)))
-			res.Ladder = append(res.Ladder, leg)
-			logf("generator at %.0f req/s: p99 send delay %.2fms", leg.Rate, ms(leg.SendDelayP99))
-			if !leg.KeptSchedule {
-				break
-			}
-			res.MaxKeptRPS = leg.Rate
+	} else {
+		steps = []float64{0.35, 0.25, 0.15, 0.1, 0.05}
+	}
+	for _, f := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		leg := genLeg(ctx, cfg, float64(int(heyMax*f)))
+		res.Ladder = append(res.Ladder, leg)
+		logf("generator at %.0f req/s: p99 send delay %.2fms", leg.Rate, ms(leg.SendDelayP99))
+		if leg.KeptSchedule {
+			res.MaxKeptRPS = max(res.MaxKeptRPS, leg.Rate)
+		}
+		if leg.KeptSchedule != res.Gen.KeptSchedule {
+			break
 		}
 	}
 	return res, ctx.Err()

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -109,5 +110,22 @@ func TestInterleaveSpreadsRepeatsRoundRobin(t *testing.T) {
 	}
 	if len(Interleave(plans, 1)) != 3 || len(Interleave(plans, 0)) != 3 {
 		t.Error("one repeat is the plan itself")
+	}
+}
+
+// The generator's hand-built request body and id are what encoding/json
+// and fmt would have made.
+func TestJobBodyAndIDMatchTheirSlowForms(t *testing.T) {
+	for _, seq := range []int{0, 7, 42, 123456, 1234567} {
+		if got, want := jobID("r001-", seq), fmt.Sprintf("r001-%06d", seq); got != want {
+			t.Errorf("jobID(%d) = %q, want %q", seq, got, want)
+		}
+	}
+	for _, id := range []string{"r001-000042", `we"ird\id`, "é"} {
+		r := Request{ID: id, Kind: "io"}
+		want, _ := json.Marshal(jobPayload{To: "bench@example.org", Subject: "offload bench " + id, Text: "one job of an offload bench run", Kind: "io"})
+		if got := jobBody(r); string(got) != string(want) {
+			t.Errorf("body for %q:\n got %s\nwant %s", id, got, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -164,11 +165,24 @@ func (s Scenario) IsCPU(seq int) bool {
 
 // Request is the seq-th job of the scenario, due at due.
 func (s Scenario) Request(prefix string, seq int, due time.Time) Request {
-	r := Request{Seq: seq, ID: fmt.Sprintf("%s%06d", prefix, seq), Kind: "io", Due: due}
+	r := Request{Seq: seq, ID: jobID(prefix, seq), Kind: "io", Due: due}
 	if s.IsCPU(seq) {
 		r.Kind, r.CostMS = "cpu", int(s.CPUCost/time.Millisecond)
 	}
 	return r
+}
+
+// jobID is prefix and seq, zero-padded to six digits (fmt's %06d without
+// its cost: the generator names every request).
+func jobID(prefix string, seq int) string {
+	b := make([]byte, 0, len(prefix)+8)
+	b = append(b, prefix...)
+	if seq >= 0 {
+		for p := 100000; p > 1 && seq < p; p /= 10 {
+			b = append(b, '0')
+		}
+	}
+	return string(strconv.AppendInt(b, int64(seq), 10))
 }
 
 // ParseList splits a comma list; "all" or "" selects every name in all.
