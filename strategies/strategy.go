@@ -115,18 +115,16 @@ type Scheduler interface {
 	SubmitAt(rt Runtime, j job.Job, at time.Time, reply func(Outcome))
 }
 
-// Config is what the web side of any strategy may need. Zero values mean
-// "not given"; a strategy that needs a field says so in its error.
+// Config is what the web side of any strategy may need: the common
+// `offload serve` flags. Zero values mean "not given"; a strategy that
+// needs a field says so in its error. A strategy's own options are its own
+// flags, registered by its catalog entry's WebFlags.
 type Config struct {
-	SMTPAddr    string // mail server host:port (foreground, fireforget)
-	RedisURL    string // redis://host:port/db (pubsub, queue, eventbus)
-	Transport   string // pubsub: "redis" (default) or "zmq"
-	ZMQEndpoint string // pubsub/zmq: the endpoint the web side binds
-	IPCSocket   string // localipc: the supervisor's socket path
-	Namespace   string // queue: Redis key prefix; default "resque"
-	Partitions  int    // eventbus: number of streams; default 1
-	Shards      int    // queue: hash-tagged namespaces one queue is spread over; default 1
-	Durable     string // queue, eventbus: "wait" = 202 only once a replica has the job (WAIT 1)
+	SMTPAddr    string // mail server host:port
+	RedisURL    string // redis://host:port/db
+	Transport   string // "redis" (default) or "zmq", for strategies that offer both
+	ZMQEndpoint string // zmq: the endpoint the web side binds
+	Durable     string // "wait": answer 202 only once a replica has the job (WAIT 1), for strategies whose catalog entry says Durable
 	Logger      *slog.Logger
 	Metrics     prometheus.Registerer // never nil when built by the server
 }
@@ -139,10 +137,7 @@ type WorkConfig struct {
 	RedisURL    string
 	Transport   string
 	ZMQEndpoint string
-	IPCSocket   string
-	Namespace   string
-	Partitions  int
-	Shards      int
+	Durable     string // "wait": acknowledge a job only once a replica has the ack (WAIT 1)
 	// HTTPAddr is where the worker serves /metrics and /debug/lag ("" = none).
 	HTTPAddr string
 	Logger   *slog.Logger

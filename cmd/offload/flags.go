@@ -14,31 +14,24 @@ import (
 )
 
 // strategyFlags are the flags serve, work and run share: which strategy,
-// and where its broker and mail server are.
+// and where its broker and mail server are. A strategy's own flags are
+// registered by its catalog entry (WebFlags, Worker, Run).
 type strategyFlags struct {
-	strategy   string
-	redis      string
-	smtp       string
-	transport  string
-	zmq        string
-	namespace  string
-	partitions int
-	shards     int
-	durable    string
-	ipcSocket  string
+	strategy  string
+	redis     string
+	smtp      string
+	transport string
+	zmq       string
+	durable   string
 }
 
 func (f *strategyFlags) register(fs *flag.FlagSet, smtpDefault string) {
 	fs.StringVar(&f.strategy, "strategy", "", "strategy: "+strings.Join(catalog.Names(), ", "))
 	fs.StringVar(&f.redis, "redis", "", "Redis URL, e.g. redis://127.0.0.1:6379/0 (also REDIS_URL)")
 	fs.StringVar(&f.smtp, "smtp", smtpDefault, "SMTP server host:port that mail is sent to")
-	fs.StringVar(&f.transport, "transport", "redis", "pubsub transport: redis or zmq")
-	fs.StringVar(&f.zmq, "zmq", "tcp://127.0.0.1:5557", "pubsub/zmq endpoint: the web side binds it, workers connect")
-	fs.StringVar(&f.namespace, "namespace", "resque", "queue: Redis key prefix")
-	fs.IntVar(&f.partitions, "partitions", 1, "eventbus: number of stream partitions")
-	fs.StringVar(&f.durable, "durable", "none", "queue, eventbus: none (202 once the master has the job) or wait (202 once a replica has it too: WAIT 1)")
-	fs.IntVar(&f.shards, "shards", 1, "queue: spread the queue over this many hash-tagged namespaces (one per cluster master)")
-	fs.StringVar(&f.ipcSocket, "ipc-socket", "", "localipc: the supervisor's Unix socket (set by offload run)")
+	fs.StringVar(&f.transport, "transport", "redis", "transport, for strategies that offer two (pubsub): redis or zmq")
+	fs.StringVar(&f.zmq, "zmq", "tcp://127.0.0.1:5557", "zmq endpoint: the web side binds it, workers connect")
+	fs.StringVar(&f.durable, "durable", "none", "for strategies that store jobs in Redis: none (202 once the master has the job) or wait (202 once a replica has it too: WAIT 1)")
 }
 
 // validate checks what can be checked without connecting; every error is a
@@ -66,17 +59,11 @@ func (f *strategyFlags) validate() (catalog.Entry, error) {
 	default:
 		return catalog.Entry{}, cli.Usagef("--transport %q: use redis or zmq", f.transport)
 	}
-	if f.partitions < 1 {
-		return catalog.Entry{}, cli.Usagef("--partitions %d: must be at least 1", f.partitions)
-	}
 	switch {
 	case f.durable != "none" && f.durable != "wait":
 		return catalog.Entry{}, cli.Usagef("--durable %q: use none or wait", f.durable)
-	case f.durable == "wait" && !durableStrategies[f.strategy]:
-		return catalog.Entry{}, cli.Usagef("--durable wait: %s does not store jobs in Redis; it applies to queue and eventbus", f.strategy)
-	}
-	if f.shards < 1 || f.shards > 1024 {
-		return catalog.Entry{}, cli.Usagef("--shards %d: want 1 to 1024", f.shards)
+	case f.durable == "wait" && !e.Durable:
+		return catalog.Entry{}, cli.Usagef("--durable wait: %s does not store jobs in Redis; it applies to %s", f.strategy, strings.Join(catalog.Durable(), " and "))
 	}
 	return e, nil
 }
@@ -103,9 +90,6 @@ func (f *strategyFlags) preselect(args []string) (catalog.Entry, error) {
 	return e, cli.Usage(err)
 }
 
-// durableStrategies are those whose 202 can wait for a replica.
-var durableStrategies = map[string]bool{"queue": true}
-
 func checkRedisURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -126,10 +110,6 @@ func (f *strategyFlags) config() strategies.Config {
 		RedisURL:    f.redis,
 		Transport:   f.transport,
 		ZMQEndpoint: f.zmq,
-		IPCSocket:   f.ipcSocket,
-		Namespace:   f.namespace,
-		Partitions:  f.partitions,
-		Shards:      f.shards,
 		Durable:     f.durable,
 	}
 }
@@ -140,22 +120,15 @@ func (f *strategyFlags) workConfig() strategies.WorkConfig {
 		RedisURL:    f.redis,
 		Transport:   f.transport,
 		ZMQEndpoint: f.zmq,
-		IPCSocket:   f.ipcSocket,
-		Namespace:   f.namespace,
-		Partitions:  f.partitions,
-		Shards:      f.shards,
+		Durable:     f.durable,
 	}
 }
 
 // args renders the flags back into a command line for a child process.
 func (f *strategyFlags) args() []string {
-	a := []string{"--strategy", f.strategy, "--smtp", f.smtp, "--transport", f.transport, "--zmq", f.zmq,
-		"--namespace", f.namespace, fmt.Sprintf("--partitions=%d", f.partitions), fmt.Sprintf("--shards=%d", f.shards), "--durable", f.durable}
+	a := []string{"--strategy", f.strategy, "--smtp", f.smtp, "--transport", f.transport, "--zmq", f.zmq, "--durable", f.durable}
 	if f.redis != "" {
 		a = append(a, "--redis", f.redis)
-	}
-	if f.ipcSocket != "" {
-		a = append(a, "--ipc-socket", f.ipcSocket)
 	}
 	return a
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/strategies"
-	"github.com/offload/offload/strategies/catalog"
 )
 
 // runRun starts everything one strategy needs — its own redis-server and
@@ -46,16 +45,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var lf liveview.Flags
 	lf.Register(fs)
 	var runHook func(context.Context, strategies.RunConfig) error
-	var workerFlags []string
+	var webFlags, workerFlags []string
+	own := flagNames(fs)
 	if e, err := sf.preselect(args); err == nil && e.Run != nil {
 		runHook = e.Run(fs) // a strategy that supervises its own children
-	} else if err == nil && e.Worker != nil {
-		workerFlags = adoptWorkerFlags(fs, e)
+	} else if err == nil {
+		webFlags = adoptFlags(fs, own, "web", func(wfs *flag.FlagSet) { e.WebConstructor(wfs) })
+		if e.Worker != nil {
+			workerFlags = adoptFlags(fs, own, "worker", func(wfs *flag.FlagSet) { e.Worker(wfs) })
+		}
 	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	workerArgs := setFlags(fs, workerFlags)
+	webOwn, workerArgs := setFlags(fs, webFlags), setFlags(fs, workerFlags)
 	entry, err := sf.validate()
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop, "--pool", strconv.Itoa(*pool),
-		"--threads", strconv.Itoa(*threads), "--body-timeout", bodyTimeout.String()}, sf.args()...)
+		"--threads", strconv.Itoa(*threads), "--body-timeout", bodyTimeout.String()}, append(sf.args(), webOwn...)...)
 	if runHook != nil {
 		if uiLn != nil { // the strategy supervises its own children: the page shows its numbers, not its processes
 			stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: "http://" + *addr,
@@ -226,19 +229,31 @@ func serveSinkStats(sink *mailsink.Sink) (url string, stop func(), err error) {
 	return "http://" + ln.Addr().String() + "/deliveries", func() { _ = srv.Close() }, nil
 }
 
-// adoptWorkerFlags lets `offload run` take the strategy's worker flags
-// (`--max 10`, `--rate 50`, ...) and pass them on to every worker it starts.
-// It returns their names; a name run already has keeps run's meaning.
-func adoptWorkerFlags(fs *flag.FlagSet, e catalog.Entry) []string {
-	wfs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	e.Worker(wfs)
+// adoptFlags lets `offload run` take flags a strategy registers for one
+// kind of child (its web side's `--partitions`, its workers' `--max 10`)
+// and pass them on to every child of that kind. It returns their names. A
+// name run itself has (own) keeps run's meaning and is not passed on; a
+// name both kinds register (the queue's --namespace) is one flag, passed
+// to both.
+func adoptFlags(fs *flag.FlagSet, own map[string]bool, kind string, register func(*flag.FlagSet)) []string {
+	cfs := flag.NewFlagSet(kind, flag.ContinueOnError)
+	register(cfs)
 	var names []string
-	wfs.VisitAll(func(f *flag.Flag) {
-		if fs.Lookup(f.Name) == nil {
-			fs.Var(f.Value, f.Name, "worker: "+f.Usage)
-			names = append(names, f.Name)
+	cfs.VisitAll(func(f *flag.Flag) {
+		if own[f.Name] {
+			return
 		}
+		if fs.Lookup(f.Name) == nil {
+			fs.Var(f.Value, f.Name, kind+": "+f.Usage)
+		}
+		names = append(names, f.Name)
 	})
+	return names
+}
+
+func flagNames(fs *flag.FlagSet) map[string]bool {
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
 	return names
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -179,20 +181,44 @@ func TestWorkersStopOnSIGTERM(t *testing.T) {
 	}
 }
 
-func TestRunPassesWorkerFlagsOn(t *testing.T) {
+func TestRunPassesStrategyFlagsOn(t *testing.T) {
 	e, err := catalog.Lookup("queue")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fs := cli.NewFlagSet("run", io.Discard)
 	fs.String("addr", "", "")
-	names := adoptWorkerFlags(fs, e)
-	if err := fs.Parse([]string{"--max", "7", "--addr", "127.0.0.1:1"}); err != nil {
+	own := flagNames(fs)
+	web := adoptFlags(fs, own, "web", func(wfs *flag.FlagSet) { e.WebConstructor(wfs) })
+	workers := adoptFlags(fs, own, "worker", func(wfs *flag.FlagSet) { e.Worker(wfs) })
+	if err := fs.Parse([]string{"--max", "7", "--namespace", "{q}", "--addr", "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
-	got := setFlags(fs, names)
-	if len(got) != 1 || got[0] != "--max=7" {
-		t.Fatalf("worker args = %v, want [--max=7] (run's own --addr stays run's)", got)
+	if got := setFlags(fs, web); !slices.Equal(got, []string{"--namespace={q}"}) {
+		t.Errorf("web args = %v, want [--namespace={q}]", got)
+	}
+	// The namespace is one flag both sides register: it reaches both.
+	if got := setFlags(fs, workers); !slices.Equal(got, []string{"--max=7", "--namespace={q}"}) {
+		t.Errorf("worker args = %v, want [--max=7 --namespace={q}] (run's own --addr stays run's)", got)
+	}
+}
+
+// `offload serve --strategy X --help` lists X's own web flags.
+func TestServeHelpListsTheStrategysFlags(t *testing.T) {
+	for _, e := range catalog.All() {
+		t.Run(e.Name, func(t *testing.T) {
+			want := flag.NewFlagSet("web", flag.ContinueOnError)
+			e.WebConstructor(want)
+			var out, errb bytes.Buffer
+			if err := run(context.Background(), []string{"serve", "--strategy", e.Name, "--help"}, &out, &errb); exitCode(err) != 0 {
+				t.Fatalf("serve --help: %v", err)
+			}
+			want.VisitAll(func(f *flag.Flag) {
+				if !strings.Contains(errb.String()+out.String(), "-"+f.Name+" ") {
+					t.Errorf("--help does not list -%s", f.Name)
+				}
+			})
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/httpapi"
 	"github.com/offload/offload/lagmonitor"
+	"github.com/offload/offload/strategies"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,11 +29,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pool := fs.Int("pool", 4, "node: blocking-work pool size (libuv's default is 4)")
 	threads := fs.Int("threads", 16, "threads: request workers")
 	bodyTimeout := fs.Duration("body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send a POST body (then 408)")
+	// The strategy's own flags must exist before the parse (and for
+	// --help): take its name from the arguments or the environment first.
+	var newStrategy func(strategies.Config) (strategies.Strategy, error)
+	if e, err := sf.preselect(args); err == nil {
+		newStrategy = e.WebConstructor(fs)
+	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	entry, err := sf.validate()
-	if err != nil {
+	if _, err := sf.validate(); err != nil {
 		return err
 	}
 	if *pool < 1 || *threads < 1 {
@@ -56,7 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := sf.config()
 	cfg.Logger, cfg.Metrics = log, reg
-	strat, err := entry.New(cfg)
+	strat, err := newStrategy(cfg)
 	if err != nil {
 		// Unreachable broker, bad endpoint: a configuration problem, exit 2.
 		return cli.Usage(err)

@@ -30,10 +30,10 @@ type Entry struct {
 	// strategy's own options at their defaults (tests and the conformance
 	// suite use it).
 	New func(strategies.Config) (strategies.Strategy, error)
-	// Web, when set, registers the strategy's own `offload serve` flags on
+	// WebFlags, when set, registers the strategy's own `offload serve` flags on
 	// fs and returns the constructor to use once they are parsed. nil: the
 	// strategy has no web flags and New is used.
-	Web func(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error)
+	WebFlags func(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error)
 	// Worker, when set, is the `offload work` side: it registers the
 	// worker's own flags on fs and returns what to run once they are
 	// parsed. nil: the jobs run in the web process.
@@ -48,6 +48,9 @@ type Entry struct {
 	// one is given, except for the transports in NoRedisTransports.
 	Redis             bool
 	NoRedisTransports []string
+	// Durable: the strategy stores jobs in Redis and honours --durable
+	// wait (a 202 only once a replica has the job).
+	Durable bool
 
 	// Extra are fixed further `offload work` processes, one each whatever
 	// the worker count: role -> arguments added to the common ones (the
@@ -120,8 +123,8 @@ func (e Entry) WantsRedis(transport string) bool {
 // WebConstructor registers the strategy's web flags on fs (if it has any)
 // and returns the constructor to call once fs is parsed.
 func (e Entry) WebConstructor(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error) {
-	if e.Web != nil {
-		return e.Web(fs)
+	if e.WebFlags != nil {
+		return e.WebFlags(fs)
 	}
 	return e.New
 }
@@ -166,6 +169,17 @@ func (e Entry) ResultStyle(v Variant) *results.Style {
 		label += " (" + v.Name + ")"
 	}
 	return &results.Style{Order: Order(e.Name), Label: label, Color: s.Color, Dash: s.Dash}
+}
+
+// Durable lists the strategies that honour --durable wait.
+func Durable() []string {
+	var out []string
+	for _, e := range entries {
+		if e.Durable {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // All lists every entry in the talk's order.

@@ -35,7 +35,7 @@ var entries = []Entry{
 	{
 		Name:        "localipc",
 		Description: "hands the job over IPC to a supervisor that relays it to an in-memory worker child (one machine)",
-		New:         localipc.New, Worker: localipc.Worker, Run: localipc.Run,
+		New:         localipc.New, WebFlags: localipc.WebFlags, Worker: localipc.Worker, Run: localipc.Run,
 		NA: map[string]string{
 			"broker-restart": "no broker: the supervisor hands jobs to its worker child over local IPC",
 			"scale":          "one worker child by design: the supervisor's in-memory queue feeds exactly one worker",
@@ -45,7 +45,7 @@ var entries = []Entry{
 	{
 		Name:        "pubsub",
 		Description: "publishes the job to in-memory workers: redis PUBLISH fans out to every subscriber, zmq hands it to one",
-		New:         pubsub.New, Worker: pubsub.Worker,
+		New:         pubsub.New, WebFlags: pubsub.WebFlags, Worker: pubsub.Worker,
 		Redis: true, NoRedisTransports: []string{"zmq"},
 		Variants: []Variant{{
 			Name: "transport=zmq", Transport: "zmq", FreshEndpoint: "--zmq", FullOnly: true,
@@ -56,7 +56,7 @@ var entries = []Entry{
 	{
 		Name:        "queue",
 		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs",
-		New:         queue.New, Worker: queue.Worker, Redis: true,
+		New:         queue.New, WebFlags: queue.WebFlags, Worker: queue.Worker, Redis: true, Durable: true,
 		// A silent worker's jobs are reclaimed after --reclaim-after
 		// (default 15s) and a failed send retried after --backoff (default
 		// 1s, doubling): shortened so recovery fits inside a run's drain
@@ -67,7 +67,7 @@ var entries = []Entry{
 	{
 		Name:        "eventbus",
 		Description: "appends an event to a Redis Stream; each handler is a consumer group; replayable",
-		New:         eventbus.New, Worker: eventbus.Worker, Redis: true,
+		New:         eventbus.New, WebFlags: eventbus.WebFlags, Worker: eventbus.Worker, Redis: true,
 		// Temporary failures are retried in process after --backoff
 		// (default 200ms, doubling); a dead consumer's entries are claimed
 		// after --claim-idle (default 30s), shortened for the bench.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 
@@ -33,9 +34,36 @@ const (
 	fieldJob = "job" // the job as the API's JSON
 )
 
-// New connects to cfg.RedisURL and pings it, so a wrong or unreachable
+// Options are the web side's own flags.
+type Options struct {
+	Partitions int // streams events are spread over [1]; the consumers' must match
+}
+
+// registerPartitions is the one --partitions flag, shared by the web side
+// and the consumers so that both see the same streams.
+func registerPartitions(fs *flag.FlagSet, n *int) {
+	fs.IntVar(n, "partitions", 1, "eventbus: number of stream partitions (web and consumers must agree)")
+}
+
+// WebFlags registers the web side's flags on fs and returns its
+// constructor: the catalog entry's WebFlags func.
+func WebFlags(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error) {
+	var o Options
+	registerPartitions(fs, &o.Partitions)
+	return func(cfg strategies.Config) (strategies.Strategy, error) {
+		if o.Partitions < 1 {
+			return nil, fmt.Errorf("eventbus: --partitions %d: must be at least 1", o.Partitions)
+		}
+		return NewWith(cfg, o)
+	}
+}
+
+// New is NewWith the default options.
+func New(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cfg, Options{}) }
+
+// NewWith connects to cfg.RedisURL and pings it, so a wrong or unreachable
 // Redis is one clear error at start instead of a 503 on every request.
-func New(cfg strategies.Config) (strategies.Strategy, error) {
+func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
 	rdb, err := Connect(context.Background(), cfg.RedisURL)
 	if err != nil {
 		return nil, err
@@ -44,7 +72,7 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{rdb: rdb, keys: Keys{Partitions: cfg.Partitions}, log: log, url: cfg.RedisURL}
+	b := &Bus{rdb: rdb, keys: Keys{Partitions: o.Partitions}, log: log, url: cfg.RedisURL}
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics.Register(NewCollector(rdb, b.keys)); err != nil {
 			_ = rdb.Close()

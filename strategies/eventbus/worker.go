@@ -25,6 +25,7 @@ var Handlers = []string{"email", "audit"}
 func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig) error {
 	var cfg ConsumerConfig
 	var handler string
+	registerPartitions(fs, &cfg.Partitions)
 	fs.StringVar(&handler, "handler", "email", "what this group does with each event: email (deliver the mail) or audit (append it to a Redis list)")
 	fs.StringVar(&cfg.Group, "group", "", "consumer group: one per handler, each sees every event (default: the handler's name)")
 	fs.StringVar(&cfg.Consumer, "consumer", "", "this consumer's name in its group (default host-pid)")
@@ -38,7 +39,7 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 	fs.StringVar(&cfg.Start, "group-start", "0", "where a group that does not exist yet starts: 0 (all retained history) or $ (new events only)")
 	return func(ctx context.Context, wc strategies.WorkConfig) error {
 		cfg.Group = cmpOr(cfg.Group, handler)
-		cfg.Partitions, cfg.Logger = wc.Partitions, wc.Logger
+		cfg.Logger = wc.Logger
 		if err := (cfg.withDefaults()).validate(); err != nil {
 			return cli.Usagef("eventbus worker: %v", err)
 		}

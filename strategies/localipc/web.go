@@ -3,6 +3,7 @@ package localipc
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,19 +41,37 @@ var (
 	_ strategies.Tracker  = (*Web)(nil)
 )
 
-// New connects to the leader at cfg.IPCSocket.
-func New(cfg strategies.Config) (strategies.Strategy, error) {
-	if cfg.IPCSocket == "" {
+// registerSocket is the one --ipc-socket flag: the leader gives it to both
+// of its children.
+func registerSocket(fs *flag.FlagSet, path *string) {
+	fs.StringVar(path, "ipc-socket", "", "localipc: the supervisor's Unix socket (set by offload run)")
+}
+
+// WebFlags registers the web side's flags on fs and returns its
+// constructor: the catalog entry's WebFlags func.
+func WebFlags(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error) {
+	var socket string
+	registerSocket(fs, &socket)
+	return func(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cfg, socket) }
+}
+
+// New cannot connect anywhere: the web side needs the leader's socket
+// (NewWith); it exists so that every catalog entry has a New.
+func New(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cfg, "") }
+
+// NewWith connects to the leader at socket.
+func NewWith(cfg strategies.Config, socket string) (strategies.Strategy, error) {
+	if socket == "" {
 		return nil, errors.New("localipc: --ipc-socket is required: start this strategy with `offload run --strategy localipc`, whose leader owns the socket")
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	w := &Web{path: cfg.IPCSocket, log: log, quit: make(chan struct{}), states: newStates(100_000)}
+	w := &Web{path: socket, log: log, quit: make(chan struct{}), states: newStates(100_000)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := hello(ctx, cfg.IPCSocket, roleWeb)
+	conn, err := hello(ctx, socket, roleWeb)
 	if err != nil {
 		return nil, fmt.Errorf("localipc: %w", err)
 	}

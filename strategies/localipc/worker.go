@@ -22,11 +22,13 @@ const statsEvery = 200 * time.Millisecond
 func Worker(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.WorkConfig) error {
 	var f memqueue.Flags
 	f.Register(fs)
-	return func(ctx context.Context, cfg strategies.WorkConfig) error { return work(ctx, cfg, f) }
+	var socket string
+	registerSocket(fs, &socket)
+	return func(ctx context.Context, cfg strategies.WorkConfig) error { return work(ctx, cfg, f, socket) }
 }
 
-func work(ctx context.Context, cfg strategies.WorkConfig, f memqueue.Flags) error {
-	if cfg.IPCSocket == "" {
+func work(ctx context.Context, cfg strategies.WorkConfig, f memqueue.Flags, socket string) error {
+	if socket == "" {
 		return errors.New("localipc worker: --ipc-socket is required: the leader (`offload run --strategy localipc`) starts this worker")
 	}
 	log := cfg.Logger
@@ -55,7 +57,7 @@ func work(ctx context.Context, cfg strategies.WorkConfig, f memqueue.Flags) erro
 		return err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := hello(dctx, cfg.IPCSocket, roleWorker)
+	conn, err := hello(dctx, socket, roleWorker)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("localipc worker: %w", err)

@@ -52,8 +52,26 @@ import (
 // Channel is the Redis channel jobs are published on.
 const Channel = "offload:pubsub:jobs"
 
-// New builds the web side for cfg.Transport ("redis" when empty).
-func New(cfg strategies.Config) (strategies.Strategy, error) {
+// WebFlags registers the web side's flags on fs and returns its
+// constructor: the catalog entry's WebFlags func.
+func WebFlags(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error) {
+	var b BrokerConfig
+	fs.IntVar(&b.HWM, "hwm", 10_000, "pubsub/zmq: jobs waiting for a worker before POST /jobs answers 503 (the high-water mark)")
+	fs.DurationVar(&b.Expiry, "worker-expiry", 6*heartbeat, "pubsub/zmq: a worker silent this long is dead and its jobs are lost")
+	return func(cfg strategies.Config) (strategies.Strategy, error) {
+		if b.HWM < 1 || b.Expiry <= 0 {
+			return nil, fmt.Errorf("pubsub: --hwm %d and --worker-expiry %v must be positive", b.HWM, b.Expiry)
+		}
+		return NewWith(cfg, b)
+	}
+}
+
+// New is NewWith the default broker configuration.
+func New(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cfg, BrokerConfig{}) }
+
+// NewWith builds the web side for cfg.Transport ("redis" when empty); b
+// configures the zmq broker and is unused over redis.
+func NewWith(cfg strategies.Config, b BrokerConfig) (strategies.Strategy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -61,7 +79,7 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	case "", "redis":
 		return newPublisher(cfg)
 	case "zmq":
-		return newBroker(cfg, BrokerConfig{})
+		return newBroker(cfg, b)
 	default:
 		return nil, fmt.Errorf("pubsub: transport %q: use redis or zmq", cfg.Transport)
 	}

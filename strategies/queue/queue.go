@@ -38,6 +38,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -72,10 +73,47 @@ var (
 	_ strategies.Scheduler = (*Web)(nil)
 )
 
-// New connects to cfg.RedisURL and pings it: an unreachable Redis is an
+// Options are the web side's own flags.
+type Options struct {
+	Namespace string // Redis key prefix ["resque"]; the workers' must match
+	Shards    int    // hash-tagged namespaces one queue is spread over [1]; the workers' must match
+}
+
+// registerLayout registers the flags that say where the queue's keys are,
+// shared by the web side and the workers so that both read the same keys.
+func registerLayout(fs *flag.FlagSet, ns *string, shards *int) {
+	fs.StringVar(ns, "namespace", resque.DefaultNamespace, "queue: Redis key prefix (web and workers must agree; in a cluster it needs a {hash tag})")
+	fs.IntVar(shards, "shards", 1, "queue: spread the queue over this many hash-tagged namespaces, one per cluster master (web and workers must agree)")
+}
+
+// checkShards is the one bound on --shards.
+func checkShards(n int) error {
+	if n < 1 || n > 1024 {
+		return fmt.Errorf("--shards %d: want 1 to 1024", n)
+	}
+	return nil
+}
+
+// WebFlags registers the web side's flags on fs and returns its
+// constructor: the catalog entry's WebFlags func.
+func WebFlags(fs *flag.FlagSet) func(strategies.Config) (strategies.Strategy, error) {
+	var o Options
+	registerLayout(fs, &o.Namespace, &o.Shards)
+	return func(cfg strategies.Config) (strategies.Strategy, error) {
+		if err := checkShards(o.Shards); err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		return NewWith(cfg, o)
+	}
+}
+
+// New is NewWith the default options.
+func New(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cfg, Options{}) }
+
+// NewWith connects to cfg.RedisURL and pings it: an unreachable Redis is an
 // error here, so `offload serve` fails fast.
-func New(cfg strategies.Config) (strategies.Strategy, error) {
-	c, err := resque.Open(context.Background(), resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shards: cfg.Shards})
+func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
+	c, err := resque.Open(context.Background(), resque.Options{URL: cfg.RedisURL, Namespace: o.Namespace, Shards: o.Shards})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

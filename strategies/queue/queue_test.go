@@ -25,7 +25,8 @@ func startWorker(t *testing.T, url, ns, smtp string, o queue.WorkOptions) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- queue.Work(ctx, o, strategies.WorkConfig{RedisURL: url, Namespace: ns, SMTPAddr: smtp, Logger: quiet})
+		o.Namespace = ns
+		done <- queue.Work(ctx, o, strategies.WorkConfig{RedisURL: url, SMTPAddr: smtp, Logger: quiet})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -44,7 +45,7 @@ func defaults() queue.WorkOptions {
 func setup(t *testing.T, rs *redisproc.Server, loop string, sinkCfg mailsink.Config) strategytest.Setup {
 	sink := itest.Sink(t, sinkCfg)
 	ns := "t" + t.Name()[len(t.Name())-6:] + time.Now().Format("150405.000000")
-	s, err := queue.New(strategies.Config{RedisURL: rs.URL(), Namespace: ns, Logger: quiet})
+	s, err := queue.NewWith(strategies.Config{RedisURL: rs.URL(), Logger: quiet}, queue.Options{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +60,16 @@ func TestConformanceCluster(t *testing.T) {
 	strategytest.Exercise(t, func(t *testing.T) strategytest.Setup {
 		sink := itest.Sink(t, mailsink.Config{})
 		ns := "t" + time.Now().Format("150405.000000")
-		s, err := queue.New(strategies.Config{RedisURL: cl.URL(), Namespace: ns, Shards: 3, Logger: quiet})
+		s, err := queue.NewWith(strategies.Config{RedisURL: cl.URL(), Logger: quiet}, queue.Options{Namespace: ns, Shards: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- queue.Work(ctx, defaults(), strategies.WorkConfig{RedisURL: cl.URL(), Namespace: ns, Shards: 3, SMTPAddr: sink.Addr(), Logger: quiet})
+			o := defaults()
+			o.Namespace, o.Shards = ns, 3
+			done <- queue.Work(ctx, o, strategies.WorkConfig{RedisURL: cl.URL(), SMTPAddr: sink.Addr(), Logger: quiet})
 		}()
 		t.Cleanup(func() {
 			cancel()
@@ -139,7 +142,7 @@ func TestUnreachableRedis(t *testing.T) {
 // did not store.
 func TestUnavailableWhileRedisDown(t *testing.T) {
 	rs := itest.Redis(t)
-	s, err := queue.New(strategies.Config{RedisURL: rs.URL(), Namespace: "down", Logger: quiet})
+	s, err := queue.NewWith(strategies.Config{RedisURL: rs.URL(), Logger: quiet}, queue.Options{Namespace: "down"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,12 +36,15 @@ type WorkOptions struct {
 	Batch         int           // most jobs per claim [100]
 	Scheduler     bool          // also run a delayed-job scheduler [true]
 	BackoffBase   time.Duration // first retry's delay [1s]
+	Namespace     string        // Redis key prefix ["resque"]; the web side's must match
+	Shards        int           // hash-tagged namespaces the queue is spread over [1]; the web side's must match
 }
 
 // Worker registers the worker's flags on fs and returns what runs it: the
 // catalog entry's Worker func.
 func Worker(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.WorkConfig) error {
 	var o WorkOptions
+	registerLayout(fs, &o.Namespace, &o.Shards)
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "queue: fixed number of processors (0: scale between --min and --max by loop lag)")
 	fs.IntVar(&o.Min, "min", 1, "queue: fewest processors")
 	fs.IntVar(&o.Max, "max", 20, "queue: most processors")
@@ -58,6 +61,9 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, cfg strategies.WorkConfi
 }
 
 func (o WorkOptions) validate() error {
+	if err := checkShards(max(o.Shards, 1)); err != nil {
+		return err
+	}
 	switch {
 	case o.Concurrency < 0:
 		return fmt.Errorf("--concurrency %d: must not be negative", o.Concurrency)
@@ -83,7 +89,7 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: cfg.Namespace, Shards: cfg.Shards, NoRetry: true})
+	c, err := resque.Open(ctx, resque.Options{URL: cfg.RedisURL, Namespace: o.Namespace, Shards: o.Shards, NoRetry: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started
