@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -101,8 +100,7 @@ func (f *firing) worker(ctx context.Context, send func(int, time.Time)) {
 				}
 			}
 			if d := time.Until(at); precise && d > 0 {
-				ts := syscall.NsecToTimespec(int64(d))
-				_ = syscall.Nanosleep(&ts, nil) // EINTR: wake a little early, the due time is still kept below
+				preciseWait(d)
 			}
 			return ctx.Err()
 		}
