@@ -31,7 +31,7 @@ type Runtime = eventloop.Runtime
 
 // Strategy is the web side of one way to move a job off the request path.
 type Strategy interface {
-	// Name is the strategy's catalog name, e.g. "queue".
+	// Name is the strategy's catalog name.
 	Name() string
 	// Submit hands j over and calls reply exactly once with the outcome.
 	// It is called as handler code (on the loop under --loop node): it must

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 func main() {
@@ -34,7 +35,7 @@ type command struct {
 }
 
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"serve":      {"run the web server for one strategy", runServe},
 		"work":       {"run a worker that performs jobs for one strategy", runWork},
 		"run":        {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
@@ -42,11 +43,17 @@ func commands() map[string]command {
 		"bench":      {"run the load harness over strategies and scenarios", runBench},
 		"report":     {"re-render charts and report from DIR/results.json", runReport},
 		"compare":    {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
-		"eventbus":   {"inspect the event bus (stats) or replay one handler's history (replay)", runEventbus},
-		"queue":      {"inspect the Resque queue: offload queue stats", runQueue},
 		"exercise":   {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
 		"gen-vs-hey": {"benchmark the bench's load generator against rakyll/hey (CPU per request, rate kept)", runGenVsHey},
 	}
+	// A strategy's own subcommand (offload queue stats) comes from its
+	// catalog entry, named after it.
+	for _, e := range catalog.All() {
+		if e.Command != nil {
+			cmds[e.Name] = command{e.Command.Summary, e.Command.Run}
+		}
+	}
+	return cmds
 }
 
 // hiddenCommands are started by the bench, not by people: they are left out

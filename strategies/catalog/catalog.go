@@ -14,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -66,6 +67,17 @@ type Entry struct {
 	Variants []Variant
 
 	Style Style
+
+	// Command, when set, is a subcommand named after the strategy that
+	// inspects or steers it from outside its processes (`offload queue
+	// stats`, `offload eventbus replay`).
+	Command *Command
+}
+
+// Command is a strategy's own `offload NAME ...` subcommand.
+type Command struct {
+	Summary string // one line for `offload help`
+	Run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // Variant is a second configuration of a strategy, run as its own series.

@@ -1,7 +1,14 @@
 package catalog
 
 import (
+	"go/scanner"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +52,53 @@ func TestLookup(t *testing.T) {
 		if e, err := Lookup(n); err != nil || e.Name != n {
 			t.Errorf("Lookup(%q) = %q, %v", n, e.Name, err)
 		}
+	}
+}
+
+// No file but the catalog and the strategy's own package names a strategy
+// in a string literal: the rest of the program learns strategies from the
+// catalog. Tests, test fixtures (testdata) and the workshop's exercise
+// checks, which judge named strategies by design, are exempt.
+func TestOnlyTheCatalogNamesStrategies(t *testing.T) {
+	root := filepath.Join("..", "..")
+	names := map[string]bool{}
+	for _, n := range Names() {
+		names[strconv.Quote(n)] = true
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() && path != root {
+			switch {
+			case d.Name() == "testdata", strings.HasPrefix(d.Name(), "."), rel == "workshop", rel == "out", rel == "bin":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || strings.HasPrefix(rel, filepath.Join("strategies", "catalog")) {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var s scanner.Scanner
+		fset := token.NewFileSet()
+		s.Init(fset.AddFile(rel, -1, len(src)), src, nil, 0)
+		for {
+			pos, tok, lit := s.Scan()
+			if tok == token.EOF {
+				return nil
+			}
+			own := filepath.Join("strategies", strings.Trim(lit, `"`)) + string(filepath.Separator)
+			if tok == token.STRING && names[lit] && !strings.HasPrefix(rel, own) {
+				t.Errorf("%s: the strategy name %s: take it from the catalog", fset.Position(pos), lit)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

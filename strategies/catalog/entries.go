@@ -63,6 +63,7 @@ var entries = []Entry{
 		// phase, still longer than the slowest job (the cpu scenario's).
 		BenchWorkerArgs: []string{"--reclaim-after", "1s", "--backoff", "250ms"},
 		Style:           Style{Color: "#0072B2"}, // blue
+		Command:         &Command{Summary: "inspect the Resque queue: offload queue stats", Run: queue.Command},
 	},
 	{
 		Name:        "eventbus",
@@ -74,5 +75,6 @@ var entries = []Entry{
 		BenchWorkerArgs: []string{"--group", "email", "--handler", "email", "--claim-idle", "1s"},
 		Extra:           map[string][]string{"audit": {"--group", "audit", "--handler", "audit"}},
 		Style:           Style{Color: "#009E73"}, // bluish green
+		Command:         &Command{Summary: "inspect the event bus (stats) or replay one handler's history (replay)", Run: eventbus.Command},
 	},
 }

@@ -1,4 +1,4 @@
-package main
+package eventbus
 
 import (
 	"context"
@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/cli"
-	"github.com/offload/offload/strategies/eventbus"
 )
 
-// runEventbus inspects and steers the event bus from outside its
+// Command is `offload eventbus`: it inspects and steers the event bus from outside its
 // processes: `stats` (per-group lag, pending, dead letters) and `replay`
 // (move one group's cursor back; the others are untouched).
-func runEventbus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "replay") {
 		fmt.Fprintln(stderr, "usage: offload eventbus stats [--json] | replay --group NAME --from 0|ID|RFC3339|DURATION  [--redis URL] [--partitions N]")
 		return cli.Usagef("eventbus: give stats or replay")
@@ -33,30 +32,27 @@ func runEventbus(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *partitions < 1 {
 		return cli.Usagef("--partitions %d: must be at least 1", *partitions)
 	}
-	if err := checkRedisURL(*redisURL); err != nil {
-		return cli.Usagef("--redis %q: %v", *redisURL, err)
-	}
-	rdb, err := eventbus.Connect(ctx, *redisURL)
+	rdb, err := Connect(ctx, *redisURL)
 	if err != nil {
 		return cli.Usage(err)
 	}
 	defer rdb.Close()
-	keys := eventbus.Keys{Partitions: *partitions}
+	keys := Keys{Partitions: *partitions}
 	if sub == "replay" {
 		if *group == "" {
 			return cli.Usagef("replay: --group is required")
 		}
-		pos, err := eventbus.ParseFrom(*from, time.Now())
+		pos, err := ParseFrom(*from, time.Now())
 		if err != nil {
 			return cli.Usagef("--from: %v", err)
 		}
-		if err := eventbus.Replay(ctx, rdb, keys, *group, pos); err != nil {
+		if err := Replay(ctx, rdb, keys, *group, pos); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "group %s will receive every retained event from %s again; other groups untouched\n", *group, pos)
 		return nil
 	}
-	stats, err := eventbus.Stats(ctx, rdb, keys)
+	stats, err := Stats(ctx, rdb, keys)
 	if err != nil {
 		return err
 	}
@@ -68,7 +64,7 @@ func runEventbus(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return printStats(stdout, stats)
 }
 
-func printStats(w io.Writer, stats []eventbus.StreamStats) error {
+func printStats(w io.Writer, stats []StreamStats) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tLENGTH\tFIRST\tLAST\tGROUP\tCONSUMERS\tLAG\tPENDING\tOLDEST PENDING\tDEAD")
 	for _, s := range stats {

@@ -1,4 +1,4 @@
-package main
+package queue
 
 import (
 	"context"
@@ -18,14 +18,13 @@ import (
 	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/internal/hashslot"
 	"github.com/offload/offload/internal/job"
-	"github.com/offload/offload/strategies/queue"
 	"github.com/offload/offload/strategies/queue/resque"
 )
 
-// runQueue is `offload queue stats` (the queue's numbers, for people) and the
+// Command is `offload queue stats` (the queue's numbers, for people) and the
 // hidden `offload queue peer` (a throughput workload that prints one JSON
 // line, so a driver can compare this queue with other job libraries).
-func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return cli.Usagef("usage: offload queue stats [--redis URL] [--namespace NS] [--json]")
 	}
@@ -55,7 +54,7 @@ func runQueueStats(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return cli.Usage(err)
 	}
 	defer c.Close()
-	per, err := c.ShardStats(ctx, queue.Queue)
+	per, err := c.ShardStats(ctx, Queue)
 	if err != nil {
 		return err
 	}
