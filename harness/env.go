@@ -41,6 +41,7 @@ type Env struct {
 	addr     string // web host:port
 	endpoint string // a variant's fresh endpoint (zmq), shared by web and workers
 	redis    *redisproc.Server
+	failover *replicated   // a variant's cluster or replica pair (failover.go)
 	web      *proc.Process // serve, or the supervisor
 	workers  []*proc.Process
 	extra    map[string]*proc.Process
@@ -78,7 +79,12 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		}
 		e.endpoint = "tcp://127.0.0.1:" + strconv.Itoa(zp)
 	}
-	if cfg.Entry.WantsRedis(cfg.Variant.Transport) {
+	if cfg.Variant.Broker != "" {
+		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker); err != nil {
+			return nil, err
+		}
+		e.all = append(e.all, e.failover.processes()...)
+	} else if cfg.Entry.WantsRedis(cfg.Variant.Transport) {
 		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
 			return nil, fmt.Errorf("start redis: %w", err)
@@ -120,6 +126,10 @@ func (e *Env) common() []string {
 	if e.redis != nil {
 		a = append(a, "--redis", e.redis.URL())
 	}
+	if e.failover != nil {
+		a = append(a, "--redis", e.failover.url())
+	}
+	a = append(a, e.cfg.Variant.Args...)
 	if t := e.cfg.Variant.Transport; t != "" {
 		a = append(a, "--transport", t)
 	}
@@ -209,6 +219,7 @@ func (e *Env) Targets() []Target {
 	if e.redis != nil && e.redis.PID() != 0 {
 		t = append(t, Target{Role: "redis", PID: e.redis.PID()})
 	}
+	t = append(t, e.failover.targets()...)
 	return t
 }
 
@@ -223,6 +234,7 @@ func (e *Env) Close() error {
 	if e.redis != nil {
 		e.redis.Close()
 	}
+	e.failover.close()
 	var alive []string
 	for _, p := range e.all {
 		if p != nil && !wait.Until(context.Background(), 5*time.Second, func() bool { return !p.GroupAlive() }) {

@@ -18,6 +18,7 @@ const (
 	FaultKillWeb      = "kill-web"
 	FaultRestartRedis = "restart-redis"
 	FaultMailOutage   = "mail-outage"
+	FaultFailover     = "failover"
 )
 
 // FaultPlan is one fault on a run's timeline, relative to the start of the
@@ -78,6 +79,8 @@ type envInjector struct {
 func (f *envInjector) Inject(ctx context.Context, kind string, d time.Duration) (string, string, error) {
 	e := f.env
 	switch kind {
+	case FaultFailover:
+		return e.failover.inject(ctx)
 	case FaultMailOutage:
 		f.sink.Outage(d)
 		return "sink", fmt.Sprintf("sink answers 451 for %v", d), nil
@@ -116,6 +119,8 @@ func (f *envInjector) Inject(ctx context.Context, kind string, d time.Duration) 
 func (f *envInjector) Repair(ctx context.Context, kind string) error {
 	e := f.env
 	switch kind {
+	case FaultFailover:
+		return e.failover.repair(ctx)
 	case FaultMailOutage:
 		if !wait.Until(ctx, 30*time.Second, func() bool { return !f.sink.Stats().Outage }) {
 			return fmt.Errorf("sink still in outage")

@@ -17,15 +17,18 @@ const (
 	WorkerCrash   = "worker-crash"
 	WebCrash      = "web-crash"
 	BrokerRestart = "broker-restart"
-	MailOutage    = "mail-outage"
-	Scale         = "scale"
-	Capacity      = "capacity"
+	// BrokerFailover SIGKILLs the Redis master holding jobs; its replica
+	// is promoted (failover.go).
+	BrokerFailover = "broker-failover"
+	MailOutage     = "mail-outage"
+	Scale          = "scale"
+	Capacity       = "capacity"
 )
 
 // ScenarioOrder lists every scenario, in report order.
 // Capacity runs before scale: scale offers a load sized from the ladder's
 // measured delivery capacity.
-var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, MailOutage, Capacity, Scale}
+var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, BrokerFailover, MailOutage, Capacity, Scale}
 
 // Timing is the length of each phase and the offered load; Quick and Full
 // are the two presets, and every field can be overridden.
@@ -137,6 +140,8 @@ func (t Timing) Build(name string) (Scenario, error) {
 		fault(FaultKillWeb)
 	case BrokerRestart:
 		fault(FaultRestartRedis)
+	case BrokerFailover:
+		fault(FaultFailover)
 	case MailOutage:
 		fault(FaultMailOutage)
 	case Scale:

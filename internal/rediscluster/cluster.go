@@ -88,6 +88,31 @@ func (n *Node) Killed() bool {
 	return n.killed
 }
 
+// ReplicationGap is how many bytes of master's replication stream replica
+// had not processed, read from both (master first) at nearly one instant:
+// what a failover now could lose. 0 means the replica had everything the
+// master had when it was asked.
+func ReplicationGap(ctx context.Context, master, replica *Node) (int64, error) {
+	off := func(n *Node) (int64, error) {
+		rdb := n.client()
+		defer rdb.Close()
+		info, err := rdb.Info(ctx, "replication").Result()
+		if err != nil {
+			return 0, err
+		}
+		return strconv.ParseInt(fields(info)["master_repl_offset"], 10, 64)
+	}
+	m, err := off(master)
+	if err != nil {
+		return 0, err
+	}
+	r, err := off(replica)
+	if err != nil {
+		return 0, err
+	}
+	return max(m-r, 0), nil
+}
+
 // Server is the node's redisproc handle.
 func (n *Node) Server() *redisproc.Server { return n.srv }
 
@@ -444,16 +469,40 @@ func (c *Cluster) Failover(ctx context.Context, key string, d time.Duration) (*N
 	if err := s.Master.Kill(); err != nil {
 		return nil, 0, fmt.Errorf("kill master %s: %w", s.Master.Addr(), err)
 	}
+	err = c.WaitPromoted(ctx, s, d)
+	return s.Master, time.Since(start), err
+}
+
+// Rejoin starts a killed node again on its port and directory: its
+// nodes.conf makes it rejoin the cluster, as a replica of the node that
+// took its place. It returns once the whole cluster is healthy again.
+func (c *Cluster) Rejoin(ctx context.Context, n *Node, d time.Duration) error {
+	if err := n.srv.Restart(ctx, true); err != nil {
+		return fmt.Errorf("restart %s: %w", n.Addr(), err)
+	}
+	n.mu.Lock()
+	n.killed = false
+	n.mu.Unlock()
+	return c.WaitHealthy(ctx, d)
+}
+
+// WaitPromoted waits until a replica of shard s (whose master was killed)
+// serves s's slots as a master.
+func (c *Cluster) WaitPromoted(ctx context.Context, s Shard, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for {
-		now, err := c.ShardOf(ctx, key)
-		if err == nil && now.Master != s.Master {
-			return s.Master, time.Since(start), nil
+		shards, err := c.Shards(ctx)
+		if err == nil {
+			for _, now := range shards {
+				if now.Master != s.Master && len(s.Slots) > 0 && now.Owns(s.Slots[0][0]) {
+					return nil
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return s.Master, time.Since(start), fmt.Errorf("no replica of %s took over within %v", s.Master.Addr(), d)
+			return fmt.Errorf("no replica of %s took over within %v", s.Master.Addr(), d)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

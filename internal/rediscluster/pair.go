@@ -22,6 +22,7 @@ import (
 type Pair struct {
 	Master, Replica *Node
 	all             []*Node // for Close, whatever the roles are now
+	old             *Node   // the master Failover or Promote replaced
 	dir             string
 	ep              *endpoint
 }
@@ -95,14 +96,52 @@ func (p *Pair) Failover(ctx context.Context) (time.Duration, error) {
 	if err := p.Master.Kill(); err != nil {
 		return 0, fmt.Errorf("kill master: %w", err)
 	}
+	_, err := p.Promote(ctx)
+	return time.Since(start), err
+}
+
+// Promote makes the replica the master (REPLICAOF NO ONE) and points the
+// endpoint at it, after the master was killed. It returns how long that took.
+func (p *Pair) Promote(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if p.Replica == nil {
+		return 0, fmt.Errorf("no replica to promote")
+	}
 	rdb := p.Replica.client()
 	defer rdb.Close()
 	if err := rdb.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
 		return time.Since(start), fmt.Errorf("promote replica %s: %w", p.Replica.Addr(), err)
 	}
 	p.ep.point(p.Replica.Addr())
-	p.Master, p.Replica = p.Replica, nil
+	p.old, p.Master, p.Replica = p.Master, p.Replica, nil
 	return time.Since(start), nil
+}
+
+// Reattach starts the replaced master again as a replica of the new one
+// and returns once it is in sync: what a managed offering does after a
+// failover, so that the pair has a replica again.
+func (p *Pair) Reattach(ctx context.Context, d time.Duration) error {
+	n := p.old
+	if n == nil {
+		return fmt.Errorf("no replaced master to reattach")
+	}
+	if err := n.srv.Restart(ctx, true); err != nil {
+		return fmt.Errorf("restart %s: %w", n.Addr(), err)
+	}
+	rdb := n.client()
+	defer rdb.Close()
+	host, port, _ := net.SplitHostPort(p.Master.Addr())
+	if err := rdb.SlaveOf(ctx, host, port).Err(); err != nil {
+		return fmt.Errorf("make %s a replica: %w", n.Addr(), err)
+	}
+	if err := waitReplica(ctx, n, d); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.killed = false
+	n.mu.Unlock()
+	p.Replica, p.old = n, nil
+	return nil
 }
 
 // Close stops both nodes and the endpoint and removes the directory. Safe

@@ -88,10 +88,23 @@ type Variant struct {
 	// FreshEndpoint names a flag that gets a fresh tcp://127.0.0.1:PORT,
 	// the same on the web side and every worker (zmq's --zmq).
 	FreshEndpoint string
-	NA            map[string]string // further scenarios that make no sense for this variant
-	FullOnly      bool              // only in the full bench, not --quick
-	Style         Style             // how charts draw it; the zero Style: the strategy's colour, dashed
+	// Broker is the Redis the bench starts for this variant: "" one
+	// redis-server, BrokerCluster a 3-master cluster with a replica each,
+	// BrokerReplica one master with a replica behind a stable endpoint.
+	Broker string
+	// Args are given to the web process and every worker (--shards 3,
+	// --durable wait).
+	Args     []string
+	NA       map[string]string // further scenarios that make no sense for this variant
+	FullOnly bool              // only in the full bench, not --quick
+	Style    Style             // how charts draw it; the zero Style: the strategy's colour, dashed
 }
+
+// Brokers a variant can ask for.
+const (
+	BrokerCluster = "cluster"
+	BrokerReplica = "replica"
+)
 
 // Style is how charts draw a series.
 type Style struct {
@@ -146,6 +159,12 @@ func (e Entry) WebConstructor(fs *flag.FlagSet) func(strategies.Config) (strateg
 func (e Entry) NAReason(scenario string, v Variant) string {
 	if r := v.NA[scenario]; r != "" {
 		return r
+	}
+	if scenario == "broker-failover" && v.Broker == "" {
+		return "needs a replicated broker: runs in the cluster and replica variants"
+	}
+	if scenario == "broker-restart" && v.Broker != "" {
+		return "a replicated broker fails over instead of restarting: see broker-failover"
 	}
 	return e.NA[scenario]
 }

@@ -62,8 +62,19 @@ var entries = []Entry{
 		// 1s, doubling): shortened so recovery fits inside a run's drain
 		// phase, still longer than the slowest job (the cpu scenario's).
 		BenchWorkerArgs: []string{"--reclaim-after", "1s", "--backoff", "250ms"},
-		Style:           Style{Color: "#0072B2"}, // blue
-		Command:         &Command{Summary: "inspect the Resque queue: offload queue stats", Run: queue.Command},
+		// What a failover costs, and what WAIT buys back: one queue over
+		// the three masters of a cluster, and one master with a replica,
+		// each with the default 202 and with --durable wait.
+		Variants: []Variant{
+			{Name: "cluster", Broker: BrokerCluster, Args: []string{"--shards", "3"}, FullOnly: true},
+			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--shards", "3", "--durable", "wait"}, FullOnly: true,
+				Style: Style{Dash: []float64{6, 2}}},
+			{Name: "replica", Broker: BrokerReplica, FullOnly: true, Style: Style{Dash: []float64{1, 1}}},
+			{Name: "replica,durable=wait", Broker: BrokerReplica, Args: []string{"--durable", "wait"}, FullOnly: true,
+				Style: Style{Dash: []float64{4, 1, 1, 1}}},
+		},
+		Style:   Style{Color: "#0072B2"}, // blue
+		Command: &Command{Summary: "inspect the Resque queue: offload queue stats", Run: queue.Command},
 	},
 	{
 		Name:        "eventbus",

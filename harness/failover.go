@@ -1,0 +1,164 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/rediscluster"
+	"github.com/offload/offload/strategies/catalog"
+	"github.com/offload/offload/strategies/queue/resque"
+)
+
+// replicated is a variant's Redis with replicas, and the broker-failover
+// fault on it. A cluster fails over by itself (cluster-node-timeout is
+// short); the harness only kills the master and waits for the promotion.
+// A replica pair has no one to decide, so the harness plays the managed
+// offering's control plane: it kills the master, waits FaultFor (the
+// detection time), promotes the replica with REPLICAOF NO ONE and points
+// the endpoint clients use at it.
+type replicated struct {
+	cluster *rediscluster.Cluster
+	pair    *rediscluster.Pair
+	killed  rediscluster.Shard // cluster: the shard whose master was killed
+	// rejoined ends when the killed master is back as a replica (or failed
+	// to be); close waits for it.
+	rejoined chan struct{}
+	// Rejoin is the outcome of putting a replica back, for the run's log.
+	rejoin error
+	took   time.Duration
+}
+
+// failoverKey is a key of the queue's first shard (the namespace the
+// bench's queue variants use, spread over three): its master holds a third
+// of the jobs, and that is the master killed.
+var failoverKey = resque.ShardNamespaces(resque.DefaultNamespace, 3)[0] + ":queue:email"
+
+func startReplicated(ctx context.Context, kind string) (*replicated, error) {
+	r := &replicated{}
+	var err error
+	switch kind {
+	case catalog.BrokerCluster:
+		r.cluster, err = rediscluster.Start(ctx, rediscluster.Config{AppendOnly: true})
+	case catalog.BrokerReplica:
+		r.pair, err = rediscluster.StartPair(ctx, rediscluster.Config{AppendOnly: true})
+	default:
+		return nil, fmt.Errorf("unknown broker %q", kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s broker: %w", kind, err)
+	}
+	return r, nil
+}
+
+func (r *replicated) url() string {
+	if r.cluster != nil {
+		return r.cluster.URL()
+	}
+	return r.pair.URL()
+}
+
+func (r *replicated) nodes() []*rediscluster.Node {
+	if r == nil {
+		return nil
+	}
+	if r.cluster != nil {
+		return r.cluster.Nodes()
+	}
+	return []*rediscluster.Node{r.pair.Master, r.pair.Replica}
+}
+
+func (r *replicated) processes() []*proc.Process {
+	var out []*proc.Process
+	for _, n := range r.nodes() {
+		if n != nil && n.Server().Process() != nil {
+			out = append(out, n.Server().Process())
+		}
+	}
+	return out
+}
+
+func (r *replicated) targets() []Target {
+	var t []Target
+	for i, n := range r.nodes() {
+		if n != nil && n.PID() != 0 {
+			t = append(t, Target{Role: "redis-" + strconv.Itoa(i+1), PID: n.PID()})
+		}
+	}
+	return t
+}
+
+func (r *replicated) inject(ctx context.Context) (string, string, error) {
+	if r == nil {
+		return "", "", fmt.Errorf("no replicated broker in this run (a cluster or replica variant)")
+	}
+	if r.cluster != nil {
+		s, err := r.cluster.ShardOf(ctx, failoverKey)
+		if err != nil {
+			return "", "", err
+		}
+		r.killed = s
+		lag := lagNote(ctx, s.Master, s.Replicas[0])
+		return "redis-master", fmt.Sprintf("SIGKILL the cluster master %s (pid %d) serving %s%s; its replica %s takes over (cluster-node-timeout 500ms)",
+			s.Master.Addr(), s.Master.PID(), failoverKey, lag, s.Replicas[0].Addr()), s.Master.Kill()
+	}
+	m := r.pair.Master
+	lag := lagNote(ctx, m, r.pair.Replica)
+	return "redis-master", fmt.Sprintf("SIGKILL the master %s (pid %d)%s; the harness then promotes replica %s (REPLICAOF NO ONE) and re-points the endpoint",
+		m.Addr(), m.PID(), lag, r.pair.Replica.Addr()), m.Kill()
+}
+
+// lagNote is the evidence for a failover that lost nothing: how far behind
+// the replica was, as the master last heard, just before the kill.
+func lagNote(ctx context.Context, m, replica *rediscluster.Node) string {
+	gap, err := rediscluster.ReplicationGap(ctx, m, replica)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (its replica was %d bytes behind just before)", gap)
+}
+
+// repair returns once the replica serves as master. Then, in the
+// background, the killed master comes back as a replica of it: until it
+// does the shard has no replica, so a --durable wait shard refuses writes
+// (WAIT 1 cannot succeed) and its recovery time shows it.
+func (r *replicated) repair(ctx context.Context) error {
+	var err error
+	if r.cluster != nil {
+		err = r.cluster.WaitPromoted(ctx, r.killed, 30*time.Second)
+	} else {
+		_, err = r.pair.Promote(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	r.rejoined = make(chan struct{})
+	go func() {
+		defer close(r.rejoined)
+		start := time.Now()
+		if r.cluster != nil {
+			r.rejoin = r.cluster.Rejoin(context.WithoutCancel(ctx), r.killed.Master, 30*time.Second)
+		} else {
+			r.rejoin = r.pair.Reattach(context.WithoutCancel(ctx), 30*time.Second)
+		}
+		r.took = time.Since(start)
+	}()
+	return nil
+}
+
+func (r *replicated) close() {
+	if r == nil {
+		return
+	}
+	if r.rejoined != nil {
+		<-r.rejoined
+	}
+	if r.cluster != nil {
+		r.cluster.Close()
+	}
+	if r.pair != nil {
+		r.pair.Close()
+	}
+}
