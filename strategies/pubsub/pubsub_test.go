@@ -6,6 +6,8 @@ import (
 
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/strategies"
+	"github.com/offload/offload/strategies/pubsub"
 	"github.com/offload/offload/strategies/strategytest"
 )
 
@@ -125,5 +127,21 @@ func TestZMQWorkerKilledMidStream(t *testing.T) {
 		atKill, n, once, dup, missing, requeued)
 	if missing != 0 || dup > credit || requeued < 1 || requeued > credit {
 		t.Fatalf("once %d, duplicated %d, missing %d, re-queued %v: want none missing and at most %d duplicated/re-queued", once, dup, missing, requeued, credit)
+	}
+}
+
+// The web side runs as a child process in the conformance suite, so Close
+// twice is shown here, in process, for both transports.
+func TestCloseTwice(t *testing.T) {
+	r := itest.Redis(t)
+	for _, cfg := range []strategies.Config{
+		{RedisURL: r.URL()},
+		{Transport: "zmq", ZMQEndpoint: "tcp://" + itest.FreeAddr(t)},
+	} {
+		s, err := pubsub.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strategytest.CloseTwice(t, s)
 	}
 }

@@ -56,19 +56,24 @@ func closeTwice(t *testing.T, s Setup) {
 		t.Log("the web side is a child process: its Close runs once, when it exits")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	strat := v.(strategies.Strategy)
-	for i := range 2 {
-		if err := strat.Close(ctx); err != nil {
-			t.Fatalf("Close #%d: %v", i+1, err)
-		}
-	}
+	CloseTwice(t, v.(strategies.Strategy))
 	if r := Post(t, s.URL, MailJSON("after close"), ""); r.Code == 0 {
 		t.Fatal("no answer after Close")
 	}
 	if r := Get(t, s.URL, "/healthz"); r.Code != http.StatusOK {
 		t.Fatalf("/healthz after Close: %d %v", r.Code, r.Body)
+	}
+}
+
+// CloseTwice closes strat twice, each within 10 s: both must succeed.
+func CloseTwice(t testing.TB, strat strategies.Strategy) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := strat.Close(ctx); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
 	}
 }
 

@@ -241,6 +241,15 @@ func jobStatus(t *testing.T, s Setup) {
 		if r.Body["id"] != id {
 			t.Fatalf("status body %v does not name job %s", r.Body, id)
 		}
+		// A Tracker reports what happened: the sink has the mail, so the
+		// status must come to say done, not stay at accepted.
+		ok := wait.Until(context.Background(), 15*time.Second, func() bool {
+			r = Get(t, s.URL, "/jobs/"+id)
+			return r.Body["status"] == string(strategies.StatusDone)
+		})
+		if !ok {
+			t.Fatalf("GET /jobs/%s of a delivered job says %v, never done", id, r.Body)
+		}
 	case http.StatusNotFound:
 		if msg, _ := r.Body["error"].(string); len(msg) < 20 {
 			t.Fatalf("404 without a reason: %v", r.Body)
