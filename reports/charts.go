@@ -59,6 +59,7 @@ func Charts(f *results.File, opt Options) []Chart {
 	add(recoveryChart(f))
 	add(costChart(f))
 	add(scaleChart(f))
+	out = append(out, capacityCharts(f)...)
 	return out
 }
 

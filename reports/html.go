@@ -25,12 +25,15 @@ func HTML(f *results.File, charts []Chart) ([]byte, error) {
 	data := struct {
 		Env, Summary, Runs Table
 		Spread             Table // repeats: median and range
+		Capacity           Table
+		CapacityNote       string
 		Thresholds         []string
 		Verdicts           []verdictView
 		Charts             []chartView
 		CostScenario       string
 	}{
 		Env: EnvTable(f.Env), Summary: SummaryTable(Collapse(f)), Runs: RunsTable(f), Spread: SpreadTable(f),
+		Capacity: CapacityTable(f), CapacityNote: capacityNote,
 		Thresholds: Thresholds(), CostScenario: costKey(f),
 	}
 	f = Collapse(f) // verdicts read the medians of repeats
@@ -129,12 +132,20 @@ scenario. Highlighted cells fail a threshold; – means not measured or not vali
 "Not measured").</p>
 <ul class="thresholds">{{range .Thresholds}}<li>{{.}}</li>{{end}}</ul>
 
+{{if .Capacity.Rows}}<h2>Capacity</h2>
+<div class="scroll"><table class="capacity">
+<tr>{{range .Capacity.Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Capacity.Rows}}<tr>{{range .}}<td{{if .Bad}} class="bad"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</table></div>
+<p>{{.CapacityNote}}</p>
+{{end}}
 <h2>Verdicts</h2>
 <div class="verdicts">
 {{range .Verdicts}}<section class="verdict" style="--c: {{.Color}}" data-strategy="{{.Series.Label}}">
 <h3>{{.Series.Label}}</h3>
 {{if .Better}}<h4>Why it is better</h4><ul>{{range .Better}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Bad}}<h4>Why it is still a bad idea</h4><ul>{{range .Bad}}<li class="bad">{{.}}</li>{{end}}</ul>{{end}}
+{{if .Knees}}<h4>Where it breaks</h4><ul>{{range .Knees}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .NotMeasured}}<h4>Not measured</h4><ul>{{range .NotMeasured}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
 {{end}}</div>

@@ -61,11 +61,17 @@ func Markdown(f *results.File, charts []Chart) []byte {
 	for _, t := range Thresholds() {
 		b.WriteString("- " + t + "\n")
 	}
+	if t := CapacityTable(f); len(t.Rows) > 0 {
+		b.WriteString("\n## Capacity\n\n")
+		writeMarkdownTable(&b, t, true)
+		b.WriteString("\n" + capacityNote + "\n")
+	}
 	b.WriteString("\n## Verdicts\n\n")
 	for _, v := range Verdicts(f) {
 		fmt.Fprintf(&b, "### %s\n\n", v.Series.Label())
 		writeList(&b, "Why it is better", v.Better)
 		writeList(&b, "Why it is still a bad idea", v.Bad)
+		writeList(&b, "Where it breaks", v.Knees)
 		writeList(&b, "Not measured", v.NotMeasured)
 	}
 	b.WriteString("## Charts\n\n")

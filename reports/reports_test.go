@@ -69,6 +69,9 @@ func TestVerdictsGolden(t *testing.T) {
 		for _, s := range v.NotMeasured {
 			b.WriteString("? " + s + "\n")
 		}
+		for _, s := range v.Knees {
+			b.WriteString("^ " + s + "\n")
+		}
 	}
 	golden(t, "verdicts.txt", []byte(b.String()))
 }
@@ -80,6 +83,9 @@ func TestTerminalTableGolden(t *testing.T) {
 	golden(t, "table.txt", plain.Bytes())
 	if !strings.Contains(color.String(), red+"1,023 (13.5%)"+reset) {
 		t.Errorf("losses are not red on a terminal:\n%s", color.String())
+	}
+	if !strings.Contains(color.String(), red+"0.50×"+reset) {
+		t.Errorf("an accept figure below 0.8× the baseline is not red on a terminal:\n%s", color.String())
 	}
 }
 
@@ -127,6 +133,7 @@ func TestChartsRender(t *testing.T) {
 		"spectrum-worker-crash": 4, "spectrum-web-crash": 6, "spectrum-broker-restart": 3, "spectrum-mail-outage": 6,
 		"timeline-worker-crash": 4, "timeline-web-crash": 6, "timeline-broker-restart": 3, "timeline-mail-outage": 6,
 		"lag-cpu": 12, "loss-duplicates": 6, "recovery": 6, "cost": 6, "scale": 4,
+		"capacity-latency": 7, "capacity-delivered": 6, // the baseline delivers nothing
 	}
 	got := map[string]int{}
 	for _, c := range rep.Charts {

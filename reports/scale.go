@@ -33,7 +33,7 @@ func scaleChart(f *results.File) *Chart {
 		if !slices.Contains(workers, r.Workers) {
 			workers = append(workers, r.Workers)
 		}
-		top = max(top, r.ThroughputRPS.Delivered, r.OfferedRPS)
+		top = max(top, deliveredRate(r), r.OfferedRPS)
 		offered = max(offered, r.OfferedRPS)
 	}
 	if len(order) == 0 {
@@ -49,17 +49,21 @@ func scaleChart(f *results.File) *Chart {
 		ticks = append(ticks, plot.Tick{Value: float64(w), Label: strconv.Itoa(w)})
 	}
 	p.X.Tick.Marker = ticks
-	if offered > 0 {
-		ceiling, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: offered}, {X: p.X.Max, Y: offered}})
-		ceiling.LineStyle = draw.LineStyle{Color: greyMid, Width: vg.Points(1), Dashes: dotted}
-		p.Add(ceiling)
+	// Each strategy is offered its own load (a multiple of what one of its
+	// workers delivers), drawn in its colour.
+	for _, s := range order {
+		if rate := bySeries[s][0].OfferedRPS; rate > 0 {
+			ceiling, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: rate}, {X: p.X.Max, Y: rate}})
+			ceiling.LineStyle = draw.LineStyle{Color: s.Color(), Width: vg.Points(1), Dashes: dotted}
+			p.Add(ceiling)
+		}
 	}
 	for _, s := range order {
 		rs := bySeries[s]
 		slices.SortFunc(rs, func(a, b results.Run) int { return a.Workers - b.Workers })
 		var xys plotter.XYs
 		for _, r := range rs {
-			xys = append(xys, plotter.XY{X: float64(r.Workers), Y: r.ThroughputRPS.Delivered})
+			xys = append(xys, plotter.XY{X: float64(r.Workers), Y: deliveredRate(r)})
 		}
 		l, sc, _ := plotter.NewLinePoints(xys)
 		c := s.Color()
@@ -73,8 +77,9 @@ func scaleChart(f *results.File) *Chart {
 	return &Chart{
 		Name:  "scale",
 		Title: title,
-		Caption: "Jobs delivered per second, unique jobs only, with 1, 2, 4… worker processes under a load " +
-			"more than one worker can carry; the dotted line is the offered rate. A strategy that shares work " +
+		Caption: "Jobs delivered per second during the measured phase, unique jobs only, with 1, 2, 4… worker " +
+			"processes under a load more than one worker can carry: a multiple of one worker's delivery capacity " +
+			"measured by the capacity ladder, the dotted line in the strategy's colour. A strategy that shares work " +
 			"between its workers climbs toward the line; one whose workers all receive every job (Redis " +
 			"pub/sub fans out) stays flat and delivers duplicates instead.",
 		Series: len(order),

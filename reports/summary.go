@@ -30,10 +30,13 @@ func Headlines(f *results.File) []Headline {
 	var out []Headline
 	cost := costKey(f)
 	for _, s := range allSeries(f) {
+		if s.Strategy == BaselineStrategy {
+			continue // the capacity table's reference row, nothing to summarise
+		}
 		h := Headline{Series: s}
 		for _, r := range f.Runs {
-			if seriesOf(r) != s || !counted(r) {
-				continue
+			if seriesOf(r) != s || !counted(r) || r.Capacity != nil {
+				continue // a ladder has its own table
 			}
 			if !measured(r) {
 				h.InvalidRuns++

@@ -18,6 +18,11 @@ const (
 // and with color the cells that fail a threshold (losses first) in red.
 func WriteTable(w io.Writer, f *results.File, color bool) {
 	writeAligned(w, SummaryTable(Collapse(f)), color)
+	if t := CapacityTable(f); len(t.Rows) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "capacity: the highest offered rate whose answers kept up (accept) and whose deliveries did")
+		writeAligned(w, t, color)
+	}
 }
 
 func writeAligned(w io.Writer, t Table, color bool) {

@@ -30,7 +30,8 @@ func Thresholds() []string {
 		"Loses nothing: any accepted job never delivered by the end of the drain is a loss; requests the server refused are not (the client knew).",
 		"Delivers once: any delivery beyond the first of a job is a duplicate.",
 		fmt.Sprintf("Recovers: normal service again within %s s of the repair.", num(RecoveryThresholdS)),
-		fmt.Sprintf("Scales: delivered throughput with the most workers at least %s× that of one worker.", num(ScaleGainMin)),
+		fmt.Sprintf("Scales: deliveries per second with the most workers at least %s× those of one worker, under a load one worker cannot carry (not judged when it could).", num(ScaleGainMin)),
+		fmt.Sprintf("Cheap to accept: the capacity ladder's accept figure at least %s× the baseline's (a bare handler answering 202 after one LPUSH).", num(AcceptShareMin)),
 		"Requests that failed while the web process itself was down count against no strategy.",
 	}
 }
@@ -42,6 +43,9 @@ type Verdict struct {
 	Better      []string
 	Bad         []string
 	NotMeasured []string
+	// Knees are where the capacity ladder broke it, with the numbers and
+	// the cause: neither better nor worse, the load it takes.
+	Knees []string
 }
 
 // Verdicts judges every series, in talk order.
@@ -50,6 +54,11 @@ func Verdicts(f *results.File) []Verdict {
 	for _, s := range allSeries(f) {
 		v := Verdict{Series: s}
 		runs := seriesRuns(f, s)
+		v.judgeCapacity(f, runs)
+		if s.Strategy == BaselineStrategy {
+			out = append(out, v) // the reference row has nothing else to judge
+			continue
+		}
 		v.judgeSteady(runs)
 		v.judgeLag(runs)
 		v.judgeFaults(runs)
@@ -268,25 +277,70 @@ func (v *Verdict) judgeDuplicates(runs []results.Run) {
 	}
 }
 
+// Saturated is the share of the accepted rate below which a scale run's
+// deliveries count as not keeping up: its workers were the limit.
+const Saturated = 0.9
+
+// deliveredRate is the jobs per second the sink received during the
+// measured phase: what the workers managed while the load was on, not the
+// backlog they worked off afterwards.
+func deliveredRate(r results.Run) float64 {
+	if r.DurationS <= 0 || len(r.Timeseries) == 0 {
+		return r.ThroughputRPS.Delivered // no time series (an older file): deliveries over the time they took
+	}
+	var n int64
+	for _, p := range r.Timeseries {
+		if p.T < r.DurationS {
+			n += p.Delivered
+		}
+	}
+	return float64(n) / r.DurationS
+}
+
+// keptUp says whether a scale run's deliveries kept pace with its answers.
+func keptUp(r results.Run) bool {
+	return deliveredRate(r) >= Saturated*r.ThroughputRPS.Accepted
+}
+
+// judgeScale compares each worker count with one worker. It refuses to
+// judge when one worker kept up: then the load, not the workers, set the
+// throughput, and more workers cannot show anything.
 func (v *Verdict) judgeScale(runs []results.Run) {
-	var one, most *results.Run
+	var one *results.Run
+	var more []results.Run
 	for _, r := range runs {
 		if r.Scenario != "scale" || !measured(r) || r.Workers == 0 {
 			continue
 		}
 		if r.Workers == 1 {
 			one = &r
-		}
-		if most == nil || r.Workers > most.Workers {
-			most = &r
+		} else {
+			more = append(more, r)
 		}
 	}
-	if one == nil || most == nil || most.Workers == 1 || one.ThroughputRPS.Delivered == 0 {
+	if one == nil || len(more) == 0 {
 		return
 	}
-	gain := most.ThroughputRPS.Delivered / one.ThroughputRPS.Delivered
-	detail := fmt.Sprintf("%s jobs/s delivered with %d workers, %.1f× the %s jobs/s of one (threshold: %s×)",
-		num(most.ThroughputRPS.Delivered), most.Workers, gain, num(one.ThroughputRPS.Delivered), num(ScaleGainMin))
+	base := deliveredRate(*one)
+	if keptUp(*one) || base == 0 {
+		v.NotMeasured = append(v.NotMeasured, fmt.Sprintf("scale: not judged, one worker kept up (%s of %s jobs/s accepted "+
+			"delivered during the run), so the load could not show what more workers add.",
+			num(base), num(one.ThroughputRPS.Accepted)))
+		return
+	}
+	var parts []string
+	var gain float64
+	for _, r := range more {
+		g := deliveredRate(r) / base
+		gain = g
+		if keptUp(r) {
+			parts = append(parts, fmt.Sprintf("with %d workers at least %.1f× (they kept up)", r.Workers, g))
+		} else {
+			parts = append(parts, fmt.Sprintf("with %d workers %.1f×", r.Workers, g))
+		}
+	}
+	detail := fmt.Sprintf("%s the %s jobs/s one worker delivered while %s jobs/s were offered (threshold: %s×)",
+		joinAnd(parts), num(base), num(one.OfferedRPS), num(ScaleGainMin))
 	if gain >= ScaleGainMin {
 		v.Better = append(v.Better, "Scales out: "+detail+".")
 	} else {

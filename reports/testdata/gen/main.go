@@ -46,7 +46,15 @@ func main() {
 			f.Runs = append(f.Runs, scale(s, w))
 		}
 	}
+	f.Runs = append(f.Runs, capacity("baseline"))
+	for _, s := range strategies {
+		f.Runs = append(f.Runs, capacity(s))
+	}
 	for i, r := range f.Runs {
+		if r.Strategy == "baseline" {
+			f.Runs[i].Style = &results.Style{Order: -1, Label: "baseline (net/http + LPUSH)", Color: "#000000", Dash: []float64{6, 3}}
+			continue
+		}
 		e, err := catalog.Lookup(r.Strategy)
 		if err != nil {
 			panic(err)
@@ -277,6 +285,70 @@ func scale(s string, workers int) results.Run {
 	r.Delivered = r.Accepted
 	r.ThroughputRPS = results.Throughput{Offered: 800, Accepted: 800, Delivered: r2(tput)}
 	r.E2ELatencyMS = pct(r2(60+40000/tput), r.Accepted)
+	return r
+}
+
+// capacity is a ladder doubling from 500 req/s: answers keep up to the
+// strategy's accept capacity, deliveries to its delivery capacity.
+func capacity(s string) results.Run {
+	accept := map[string]float64{"baseline": 12000, "foreground": 1500, "fireforget": 6000, "localipc": 5000,
+		"pubsub": 7000, "queue": 9000, "eventbus": 7500}[s]
+	delivery := map[string]float64{"foreground": 1500, "fireforget": 6000, "localipc": 900, "pubsub": 1100,
+		"queue": 1000, "eventbus": 1200}[s]
+	c := &results.Capacity{SLOMS: 50, MinRequests: 2000}
+	judged := s != "baseline"
+	r := results.Run{Strategy: s, Scenario: "capacity", Loop: "node", Status: map[string]int{}, Capacity: c}
+	for x := 500.0; x <= 16000; x *= 2 {
+		load := x / accept
+		st := results.CapacityStep{OfferedRPS: x, AchievedRPS: r2(math.Min(x, accept*1.02)), DurationS: math.Max(1, 2000/x),
+			HTTPLatencyMS: pct(r2(0.5+math.Pow(load, 4)), 2000), DeliveryJudged: judged,
+			CPUMSPerJob: r2(0.2 + 0.1*load), RSSMB: 80, RSSKBPerJob: r2(0.5 * load),
+			CPUCores: map[string]float64{"web": r2(math.Min(1.9, 1.9*load)), "bench": 0.3, "redis": 0.2}}
+		st.HTTPLatencyMS.P99 = r2(2 + 40*math.Pow(load, 6))
+		st.AcceptOK = x <= accept
+		st.DeliveryOK = true
+		if judged {
+			st.DeliveredRPS = math.Min(x, delivery)
+			st.E2ELatencyMS = pct(r2(20+30*math.Min(1, x/delivery)), 2000)
+			if x > delivery {
+				st.DeliveryOK, st.BacklogGrowthPerS = false, x-delivery
+				judged = false
+			}
+		}
+		st.Passed = st.AcceptOK && st.DeliveryOK
+		if !st.DeliveryOK {
+			st.FailedBecause, st.LimitedBy = "backlog grew", "workers"
+			if c.DeliveryLimitedBy == "" {
+				c.DeliveryLimitedBy, c.DeliveryEvidence = "workers", "1.95 of 2 cores busy (worker-1 0.98, web 0.6)"
+			}
+		}
+		if !st.AcceptOK {
+			st.FailedBecause, st.LimitedBy = "HTTP p99 above the 50 ms SLO", "web CPU"
+			c.AcceptLimitedBy, c.AcceptEvidence = "web CPU", "1.9 of 2 cores busy (web 1.9, bench 0.3)"
+		}
+		c.Steps = append(c.Steps, st)
+		if st.AcceptOK {
+			c.MaxAcceptRPS = x
+		}
+		if s != "baseline" && st.DeliveryOK && x <= delivery {
+			v := x
+			c.MaxDeliveryRPS = &v
+		}
+		if !st.AcceptOK {
+			break
+		}
+	}
+	if s != "baseline" && c.MaxDeliveryRPS == nil {
+		zero := 0.0
+		c.MaxDeliveryRPS = &zero
+	}
+	c.LimitedBy = c.Steps[len(c.Steps)-1].LimitedBy
+	for _, st := range c.Steps {
+		if !st.Passed {
+			c.LimitedBy = st.LimitedBy
+			break
+		}
+	}
 	return r
 }
 
