@@ -20,16 +20,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/joblog"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Foreground is the strategy; build it with New.
 type Foreground struct {
 	mailer  *mailer.Mailer
-	results *recent
+	results *joblog.Log[strategies.JobState]
 	jobs    *prometheus.CounterVec
 }
 
@@ -46,7 +48,7 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 	}
 	f := &Foreground{
 		mailer:  m,
-		results: newRecent(100_000),
+		results: strategies.NewJobLog(recentJobs),
 	}
 	if f.jobs, err = strategies.PerformedCounter("foreground", cfg.Metrics); err != nil {
 		return nil, err
@@ -59,7 +61,11 @@ func (f *Foreground) Name() string { return "foreground" }
 // Submit performs j and then replies.
 func (f *Foreground) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
 	finish := func(err error) {
-		f.results.put(j.ID, err)
+		st := strategies.JobState{ID: j.ID, Strategy: "foreground", Status: strategies.StatusDone, Attempts: 1, Updated: time.Now()}
+		if err != nil {
+			st.Status, st.Error = strategies.StatusFailed, err.Error()
+		}
+		f.results.Set(j.ID, st)
 		if err != nil {
 			f.jobs.WithLabelValues("failed").Inc()
 			reply(strategies.Outcome{Err: fmt.Errorf("%w: %w", strategies.ErrDelivery, err)})
@@ -78,13 +84,9 @@ func (f *Foreground) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 
 // State reports the outcome of a job this process ran.
 func (f *Foreground) State(_ context.Context, id string) (strategies.JobState, error) {
-	r, ok := f.results.get(id)
+	st, ok := f.results.Get(id)
 	if !ok {
-		return strategies.JobState{}, fmt.Errorf("%w: this process has not run job %s (results are kept in memory, last %d)", strategies.ErrUnknownJob, id, f.results.max)
-	}
-	st := strategies.JobState{ID: id, Strategy: "foreground", Status: strategies.StatusDone, Attempts: 1, Updated: r.at}
-	if r.err != "" {
-		st.Status, st.Error = strategies.StatusFailed, r.err
+		return strategies.JobState{}, fmt.Errorf("%w: this process has not run job %s (results are kept in memory, last %d)", strategies.ErrUnknownJob, id, recentJobs)
 	}
 	return st, nil
 }
@@ -92,7 +94,5 @@ func (f *Foreground) State(_ context.Context, id string) (strategies.JobState, e
 // Close closes the mailer's connections.
 func (f *Foreground) Close(context.Context) error { return f.mailer.Close() }
 
-type result struct {
-	err string
-	at  time.Time
-}
+// recentJobs is how many outcomes State remembers.
+const recentJobs = 100_000

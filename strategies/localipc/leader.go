@@ -46,7 +46,15 @@ type leader struct {
 	held      map[string]struct{} // relayed to the current worker, not final
 	stats     memqueue.Stats      // the current worker's last report
 	lost      int64
+	// unsent are final states and losses the web child has not received
+	// (it was away, or a send failed): sent first when it connects again,
+	// so GET /jobs/{id} never says "accepted" for a job that ended.
+	unsent  []message
+	dropped int64 // unsent frames given up on because unsent was full
 }
+
+// maxUnsent bounds the frames kept for a web child that is away.
+const maxUnsent = 100_000
 
 func lead(ctx context.Context, rc strategies.RunConfig, f memqueue.Flags) error {
 	log := rc.Logger
@@ -130,6 +138,50 @@ func (l *leader) setWeb(conn *ipc.Conn) {
 		l.web.Close()
 	}
 	l.web = conn
+	n := len(l.unsent)
+	for len(l.unsent) > 0 {
+		if err := conn.Send(l.unsent[0], sendTimeout); err != nil {
+			l.dropWebLocked(conn, "catching up", err)
+			return
+		}
+		l.unsent[0] = message{}
+		l.unsent = l.unsent[1:]
+	}
+	if n > 0 {
+		l.log.Info("web child caught up on final states it missed", "frames", n)
+	}
+}
+
+// tellWeb sends the web child a final state or a loss, or keeps it for the
+// web child's next connection. Under the lock, so frames keep their order.
+func (l *leader) tellWeb(m message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.web != nil && len(l.unsent) == 0 {
+		err := l.web.Send(m, sendTimeout)
+		if err == nil {
+			return
+		}
+		l.dropWebLocked(l.web, "relaying "+m.Type, err)
+	}
+	if len(l.unsent) >= maxUnsent {
+		l.dropped++
+		if l.dropped == 1 {
+			l.log.Error("web child away too long: dropping the oldest final states it has not seen; GET /jobs/{id} keeps showing those jobs as accepted", "kept", maxUnsent)
+		}
+		l.unsent = l.unsent[1:]
+	}
+	l.unsent = append(l.unsent, m)
+}
+
+// dropWebLocked closes a web connection that failed a send: the web child
+// reconnects, and what it missed is in unsent.
+func (l *leader) dropWebLocked(conn *ipc.Conn, what string, err error) {
+	l.log.Warn("send to the web child failed; dropping the connection until it reconnects", "while", what, "err", err)
+	conn.Close()
+	if l.web == conn {
+		l.web = nil
+	}
 }
 
 func (l *leader) serveWeb(conn *ipc.Conn) {
@@ -205,15 +257,7 @@ func (l *leader) serveWorker(conn *ipc.Conn, pid int) {
 		}
 		switch {
 		case m.Type == "state" && m.State != nil:
-			l.mu.Lock()
-			if m.State.Status.Final() {
-				delete(l.held, m.State.ID)
-			}
-			web := l.web
-			l.mu.Unlock()
-			if web != nil {
-				_ = web.Send(m, sendTimeout)
-			}
+			l.relayState(m)
 		case m.Type == "stats" && m.Stats != nil:
 			l.mu.Lock()
 			if l.worker == conn {
@@ -234,12 +278,29 @@ func (l *leader) serveWorker(conn *ipc.Conn, pid int) {
 	}
 	clear(l.held)
 	l.lost += int64(len(ids))
-	web := l.web
 	l.mu.Unlock()
 	l.log.Warn("worker gone; the jobs in its memory are lost", "worker_pid", pid, "lost", len(ids))
-	if web != nil && len(ids) > 0 {
-		for start := 0; start < len(ids); start += 10_000 { // stay under ipc.MaxFrame
-			_ = web.Send(message{Type: "lost", IDs: ids[start:min(start+10_000, len(ids))]}, sendTimeout)
+	for start := 0; start < len(ids); start += 10_000 { // stay under ipc.MaxFrame
+		l.tellWeb(message{Type: "lost", IDs: ids[start:min(start+10_000, len(ids))]})
+	}
+}
+
+// relayState passes a worker's report on to the web child. A final one
+// must arrive (tellWeb); a progress report that finds no web child is
+// superseded by the next one.
+func (l *leader) relayState(m message) {
+	if m.State.Status.Final() {
+		l.mu.Lock()
+		delete(l.held, m.State.ID)
+		l.mu.Unlock()
+		l.tellWeb(m)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.web != nil && len(l.unsent) == 0 {
+		if err := l.web.Send(m, sendTimeout); err != nil {
+			l.dropWebLocked(l.web, "relaying state", err)
 		}
 	}
 }
@@ -258,11 +319,12 @@ func (l *leader) relayStats(ctx context.Context, sup *proc.Supervisor) {
 		l.mu.Lock()
 		r := relayed{Worker: l.stats, WorkerUp: l.worker != nil, WorkerPID: l.workerPID,
 			Pending: len(l.pending), Restarts: sup.Restarts("worker"), Lost: l.lost}
-		web := l.web
-		l.mu.Unlock()
-		if web != nil {
-			_ = web.Send(message{Type: "stats", Stats: &r}, sendTimeout)
+		if l.web != nil {
+			if err := l.web.Send(message{Type: "stats", Stats: &r}, sendTimeout); err != nil {
+				l.dropWebLocked(l.web, "relaying stats", err)
+			}
 		}
+		l.mu.Unlock()
 	}
 }
 

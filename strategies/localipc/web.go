@@ -33,7 +33,7 @@ type Web struct {
 	mu     sync.Mutex
 	conn   *ipc.Conn // nil while disconnected
 	stats  relayed
-	states *states
+	states states
 }
 
 var (
@@ -190,9 +190,9 @@ func (w *Web) relayed() relayed {
 
 // State answers from what the worker reported through the leader.
 func (w *Web) State(_ context.Context, id string) (strategies.JobState, error) {
-	st, ok := w.states.get(id)
+	st, ok := w.states.Get(id)
 	if !ok {
-		return strategies.JobState{}, fmt.Errorf("%w: %s (this web process remembers the last 100000 jobs it accepted, and nothing across its own restart)", strategies.ErrUnknownJob, id)
+		return strategies.JobState{}, fmt.Errorf("%w: %s (this web process remembers the jobs in progress and the last 100000 finished, and nothing across its own restart)", strategies.ErrUnknownJob, id)
 	}
 	st.Strategy = "localipc"
 	return st, nil
