@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/offload/offload/internal/backoff"
 	"github.com/offload/offload/internal/mailer"
+	"github.com/offload/offload/internal/workerid"
 )
 
 // ConsumerConfig configures one consumer in one group. Zero values take the
@@ -59,8 +59,7 @@ type ConsumerConfig struct {
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	if c.Consumer == "" {
-		host, _ := os.Hostname()
-		c.Consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
+		c.Consumer = workerid.Name()
 	}
 	c.Partitions = max(c.Partitions, 1)
 	c.ClaimIdle = cmpOr(c.ClaimIdle, 30*time.Second)

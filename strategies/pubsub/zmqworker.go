@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/offload/offload/internal/memqueue"
+	"github.com/offload/offload/internal/workerid"
 )
 
 // heartbeat is how often a worker says it is alive; the web side declares
@@ -22,10 +22,9 @@ const heartbeat = 250 * time.Millisecond
 // dealer connects to the web side's ROUTER and works until ctx ends. Jobs
 // go onto q; finished ones come back on acks and are acknowledged.
 func dealer(ctx context.Context, endpoint string, q *memqueue.Queue, credit int, acks <-chan memqueue.State, log *slog.Logger) error {
-	host, _ := os.Hostname()
 	// A fresh identity per process: the web side must never mistake a
 	// restarted worker for the one whose jobs it is about to re-queue.
-	id := fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())
+	id := workerid.Unique()
 	sock := zmq4.NewDealer(ctx, zmq4.WithID(zmq4.SocketIdentity(id)),
 		zmq4.WithAutomaticReconnect(true), zmq4.WithDialerMaxRetries(-1),
 		zmq4.WithDialerRetry(250*time.Millisecond), zmq4.WithTimeout(5*time.Second))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/backoff"
+	"github.com/offload/offload/internal/workerid"
 )
 
 // Handler performs one job. A nil error acknowledges it; an error retries
@@ -104,8 +105,8 @@ func ExpBackoff(base, limit time.Duration) func(int) time.Duration {
 	return backoff.Policy{Base: base, Max: limit}.Delay
 }
 
-// DefaultWorkerName is host:pid, node-resque's form.
-func DefaultWorkerName() string { return fmt.Sprintf("%s:%d", Hostname(), pid()) }
+// DefaultWorkerName is host:pid, node-resque's form (internal/workerid).
+func DefaultWorkerName() string { return workerid.Name() }
 
 // Counters are a Consumer's running totals, read with Load.
 type Counters struct {

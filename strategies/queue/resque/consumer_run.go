@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/offload/offload/internal/backoff"
 )
-
-func pid() int { return os.Getpid() }
 
 // Run registers the worker and works the queue until ctx ends, then stops
 // gracefully: no more claims, running jobs get StopTimeout to finish, acks

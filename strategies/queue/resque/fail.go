@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/workerid"
 )
 
 // Failure is node-resque's failure record, the shape of resque:failed.
@@ -216,10 +217,4 @@ func (c *Client) Deregister(ctx context.Context, w Worker) (requeued int, err er
 }
 
 // Hostname for worker names.
-func Hostname() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "localhost"
-	}
-	return h
-}
+func Hostname() string { return workerid.Host() }
