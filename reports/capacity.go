@@ -92,9 +92,15 @@ func CapacityTable(f *results.File) Table {
 		}
 		delivery := "n/a"
 		if c.MaxDeliveryRPS != nil {
-			delivery = num(*c.MaxDeliveryRPS)
-			if c.DeliveryLimitedBy == "" {
-				delivery = "≥ " + delivery
+			switch {
+			case *c.MaxDeliveryRPS == 0 && c.DeliveryLimitedBy == "":
+				// The ladder stopped on its answers before deliveries
+				// were judged at all: no figure, not a bound of zero.
+				delivery = "–"
+			case c.DeliveryLimitedBy == "":
+				delivery = "≥ " + num(*c.MaxDeliveryRPS)
+			default:
+				delivery = num(*c.MaxDeliveryRPS)
 			}
 		}
 		accept := num(c.MaxAcceptRPS)
