@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/offload/offload/internal/backoff"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/strategies"
 )
@@ -143,6 +145,7 @@ func (b *broker) signal() {
 // has this goroutine to itself; Close unblocks it.
 func (b *broker) receive() {
 	defer b.wg.Done()
+	retry := backoff.NewRetry(backoff.Policy{Base: 10 * time.Millisecond, Max: time.Second})
 	for {
 		msg, err := b.sock.Recv()
 		if err != nil {
@@ -151,7 +154,24 @@ func (b *broker) receive() {
 				return
 			default:
 			}
-			continue // io.EOF once per lost connection
+			if errors.Is(err, io.EOF) {
+				continue // once per lost connection: the peer is gone, its jobs are re-queued on expiry
+			}
+			// Anything else may repeat at once: say it once per streak
+			// and back off instead of spinning.
+			if retry.Failures() == 0 {
+				b.log.Warn("zmq receive failing; backing off", "err", err)
+			}
+			select {
+			case <-b.quit:
+				return
+			case <-time.After(retry.Next()):
+			}
+			continue
+		}
+		if retry.Failures() > 0 {
+			b.log.Info("zmq receive recovered", "after_failures", retry.Failures())
+			retry.Reset()
 		}
 		if len(msg.Frames) < 2 {
 			continue

@@ -34,7 +34,7 @@ func NewScheduler(c *Client, name string, d time.Duration, log *slog.Logger) *Sc
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.every)
 	defer t.Stop()
-	leader := false
+	leader, failing := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,7 +46,18 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		ok, err := s.c.AcquireLeader(ctx, s.name, s.lock)
 		if err != nil {
+			// Said once per outage, not once per tick; the ticker paces
+			// the retries. Without the lock no one moves due jobs, so
+			// this scheduler stops counting itself the leader.
+			if !failing && ctx.Err() == nil {
+				s.log.Warn("scheduler cannot reach its leader lock: delayed jobs wait until Redis answers", "name", s.name, "err", err)
+			}
+			failing, leader = true, false
 			continue
+		}
+		if failing {
+			failing = false
+			s.log.Info("scheduler reached its leader lock again", "name", s.name)
 		}
 		if ok != leader {
 			leader = ok
