@@ -2,18 +2,15 @@ package eventbus
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/internal/mailer"
+	"github.com/offload/offload/internal/workerhttp"
 	"github.com/offload/offload/strategies"
 )
 
@@ -58,7 +55,7 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 			return cli.Usage(err)
 		}
 		if wc.HTTPAddr != "" {
-			stop, err := serveMetrics(wc.HTTPAddr, rdb, c)
+			stop, err := serveHTTP(ctx, wc.HTTPAddr, rdb, c)
 			if err != nil {
 				return err
 			}
@@ -82,24 +79,16 @@ func newHandler(name, group string, wc strategies.WorkConfig, rdb redis.Universa
 	return nil, false, nil, cli.Usagef("--handler %q: use one of %v", name, Handlers)
 }
 
-// serveMetrics serves the groups' lag and this consumer's counters
-// (retries among them) on /metrics, so a consumer host can be scraped like
-// the web server.
-func serveMetrics(addr string, rdb redis.UniversalClient, c *Consumer) (func(), error) {
-	log := c.log
+// serveHTTP serves the groups' lag and this consumer's counters (retries
+// among them) on /metrics, with /healthz and /debug/lag, so a consumer host
+// can be watched like the web server.
+func serveHTTP(ctx context.Context, addr string, rdb redis.UniversalClient, c *Consumer) (func(), error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(rdb, c.keys), c.Collector())
-	ln, err := net.Listen("tcp", addr)
+	_, stop, err := workerhttp.Serve(ctx, workerhttp.Config{Addr: addr, Strategy: "eventbus", Registry: reg, Logger: c.log,
+		Health: func() map[string]any { return map[string]any{"group": c.cfg.Group, "consumer": c.cfg.Consumer} }})
 	if err != nil {
-		return nil, cli.Usagef("--http %s: %v", addr, err)
+		return nil, cli.Usage(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return func() { _ = srv.Close() }, nil
+	return stop, nil
 }

@@ -7,17 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
+	"github.com/offload/offload/internal/workerhttp"
 	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/queue/resque"
@@ -122,11 +120,16 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 	}
 	sc := newScaler(cons, mon, o, log)
 	reg := workerRegistry(c, cons, sc, mon)
-	stopHTTP, err := serveWorkerHTTP(cfg.HTTPAddr, reg, mon, log)
-	if err != nil {
-		return err
+	if cfg.HTTPAddr != "" {
+		_, stopHTTP, err := workerhttp.Serve(ctx, workerhttp.Config{Addr: cfg.HTTPAddr, Strategy: "queue", Registry: reg, Monitor: mon, Logger: log,
+			Health: func() map[string]any {
+				return map[string]any{"processors": cons.Size(), "busy": cons.Busy(), "held": cons.Held()}
+			}})
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
 	}
-	defer stopHTTP()
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,21 +217,4 @@ func workerRegistry(c *resque.Client, k *resque.Consumer, sc *scaler, mon *lagmo
 		counter("reclaimed_total", "Jobs this worker put back from dead workers.", func() float64 { return float64(k.Counters.Reclaimed.Load()) }),
 	)
 	return reg
-}
-
-func serveWorkerHTTP(addr string, reg *prometheus.Registry, mon *lagmonitor.Monitor, log *slog.Logger) (func(), error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--http %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /debug/lag", lagmonitor.Handler(mon, ""))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("worker metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() { _ = srv.Close() }, nil
 }
