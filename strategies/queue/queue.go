@@ -236,7 +236,7 @@ func newCollector(c *resque.Client, queue string) *collector {
 			"retries_total":   d("retries_total", "Retries scheduled after a failed attempt."),
 			"reclaimed_total": d("reclaimed_total", "Jobs put back from workers that stopped pinging."),
 			"workers":         d("workers_alive", "Workers with a live ping."),
-			"scrape_fail":     d("stats_errors", "1 when the last scrape could not read Redis."),
+			"redis_up":        d("redis_up", "1 when the last scrape could read the queue from Redis, 0 when it could not."),
 		}}
 }
 
@@ -260,10 +260,10 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(k.descs[name], typ, v, k.queue)
 	}
 	if err != nil {
-		g("scrape_fail", 1)
+		g("redis_up", 0)
 		return
 	}
-	g("scrape_fail", 0)
+	g("redis_up", 1)
 	for _, sh := range shards {
 		ch <- prometheus.MustNewConstMetric(k.shard, prometheus.GaugeValue, float64(sh.Length), k.queue, sh.Namespace)
 	}
