@@ -6,9 +6,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/httpapi"
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/catalog"
 )
@@ -131,4 +134,38 @@ func (f *strategyFlags) args() []string {
 		a = append(a, "--redis", f.redis)
 	}
 	return a
+}
+
+// webFlags are the web server's own flags, which serve takes and run passes
+// on to the serve it starts.
+type webFlags struct {
+	addr        string
+	loop        string
+	pool        int
+	threads     int
+	bodyTimeout time.Duration
+}
+
+func (f *webFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "HTTP listen address of the web server")
+	fs.StringVar(&f.loop, "loop", "node", "concurrency model: node, go or threads")
+	fs.IntVar(&f.pool, "pool", 4, "node: blocking-work pool size (libuv's default is 4)")
+	fs.IntVar(&f.threads, "threads", 16, "threads: request workers")
+	fs.DurationVar(&f.bodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send a POST body (then 408)")
+}
+
+func (f *webFlags) validate() error {
+	if f.pool < 1 || f.threads < 1 {
+		return cli.Usagef("--pool and --threads must be at least 1")
+	}
+	if f.bodyTimeout <= 0 {
+		return cli.Usagef("--body-timeout %v: must be positive", f.bodyTimeout)
+	}
+	return nil
+}
+
+// args renders the flags back into a `serve` command line.
+func (f *webFlags) args() []string {
+	return []string{"serve", "--addr", f.addr, "--loop", f.loop, "--pool", strconv.Itoa(f.pool),
+		"--threads", strconv.Itoa(f.threads), "--body-timeout", f.bodyTimeout.String()}
 }

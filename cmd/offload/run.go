@@ -11,13 +11,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/offload/offload/internal/cli"
-	"github.com/offload/offload/internal/httpapi"
 	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/proc"
@@ -34,11 +32,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var sf strategyFlags
 	sf.register(fs, "")
-	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address of the web server")
-	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
-	pool := fs.Int("pool", 4, "node: blocking-work pool size")
-	threads := fs.Int("threads", 16, "threads: request workers")
-	bodyTimeout := fs.Duration("body-timeout", httpapi.DefaultBodyTimeout, "web server: time a client has to send a POST body (then 408)")
+	var wf webFlags
+	wf.register(fs)
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
@@ -63,10 +58,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := wf.validate(); err != nil {
+		return err
+	}
 	if *workers < 0 {
 		return cli.Usagef("--workers %d: must not be negative", *workers)
 	}
-	if err := addrFree(*addr); err != nil {
+	if err := addrFree(wf.addr); err != nil {
 		return err
 	}
 	log := newLogger(stderr, "run")
@@ -110,11 +108,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		delivered = func() int64 { return int64(sink.Stats().Unique) }
 	}
 
-	webArgs := append([]string{"serve", "--addr", *addr, "--loop", *loop, "--pool", strconv.Itoa(*pool),
-		"--threads", strconv.Itoa(*threads), "--body-timeout", bodyTimeout.String()}, append(sf.args(), webOwn...)...)
+	webArgs := append(wf.args(), append(sf.args(), webOwn...)...)
 	if runHook != nil {
 		if uiLn != nil { // the strategy supervises its own children: the page shows its numbers, not its processes
-			stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: "http://" + *addr,
+			stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: wf.loop, WebURL: "http://" + wf.addr,
 				Delivered: delivered, Processes: func() []liveview.Proc { return nil }}, stdout, log)
 			if err != nil {
 				return err
@@ -125,7 +122,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			Executable: exe,
 			WebArgs:    webArgs,
 			WorkArgs:   append([]string{"work"}, sf.args()...),
-			WebURL:     "http://" + *addr,
+			WebURL:     "http://" + wf.addr,
 			SinkInfo:   sinkInfo,
 			Stdout:     stdout, Stderr: stderr, Logger: log,
 		})
@@ -152,7 +149,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer cancel()
 		sup.Stop(sctx)
 	}()
-	kids.http["web"] = "http://" + *addr
+	kids.http["web"] = "http://" + wf.addr
 	if err := addChild(proc.Spec{Name: "web", Path: exe, Args: webArgs, Output: stderr}, false); err != nil {
 		return err
 	}
@@ -172,11 +169,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 	}
-	base := "http://" + *addr
+	base := "http://" + wf.addr
 	if !wait.Until(ctx, 30*time.Second, func() bool { return wait.HTTPOK(ctx, base+"/healthz") }) {
 		return errors.New("web server did not answer /healthz within 30s (see its log above)")
 	}
-	fmt.Fprintf(stdout, "offload run: strategy %s, loop %s\n", sf.strategy, *loop)
+	fmt.Fprintf(stdout, "offload run: strategy %s, loop %s\n", sf.strategy, wf.loop)
 	fmt.Fprintf(stdout, "  web    %s  (pid %d)\n", base, sup.Process("web").PID())
 	fmt.Fprintf(stdout, "  mail   %s\n", sinkInfo)
 	if sf.redis != "" {
@@ -189,7 +186,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if uiLn != nil {
-		stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: *loop, WebURL: base,
+		stop, err := startRunPage(ctx, uiLn, lf, liveview.RunConfig{Strategy: sf.strategy, Loop: wf.loop, WebURL: base,
 			Delivered: delivered, Processes: kids.processes, Actions: kids.actions()}, stdout, log)
 		if err != nil {
 			return err

@@ -24,11 +24,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := cli.NewFlagSet("serve", stderr)
 	var sf strategyFlags
 	sf.register(fs, "127.0.0.1:2525")
-	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	loop := fs.String("loop", "node", "concurrency model: node, go or threads")
-	pool := fs.Int("pool", 4, "node: blocking-work pool size (libuv's default is 4)")
-	threads := fs.Int("threads", 16, "threads: request workers")
-	bodyTimeout := fs.Duration("body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send a POST body (then 408)")
+	var wf webFlags
+	wf.register(fs)
 	// The strategy's own flags must exist before the parse (and for
 	// --help): take its name from the arguments or the environment first.
 	var newStrategy func(strategies.Config) (strategies.Strategy, error)
@@ -41,14 +38,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := sf.validate(); err != nil {
 		return err
 	}
-	if *pool < 1 || *threads < 1 {
-		return cli.Usagef("--pool and --threads must be at least 1")
-	}
-	if *bodyTimeout <= 0 {
-		return cli.Usagef("--body-timeout %v: must be positive", *bodyTimeout)
+	if err := wf.validate(); err != nil {
+		return err
 	}
 	log := newLogger(stderr, "web")
-	model, err := eventloop.New(eventloop.Config{Name: *loop, Pool: *pool, Threads: *threads})
+	model, err := eventloop.New(eventloop.Config{Name: wf.loop, Pool: wf.pool, Threads: wf.threads})
 	if err != nil {
 		return cli.Usagef("--loop: %v", err)
 	}
@@ -75,15 +69,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 
-	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: reg, Logger: log, BodyTimeout: *bodyTimeout})
+	api, err := httpapi.New(httpapi.Config{Strategy: strat, Model: model, Monitor: mon, Registry: reg, Logger: log, BodyTimeout: wf.bodyTimeout})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", wf.addr)
 	if err != nil {
-		return cli.Usagef("--addr %s: %v", *addr, err)
+		return cli.Usagef("--addr %s: %v", wf.addr, err)
 	}
-	srv := httpapi.NewHTTPServer(*addr, api)
+	srv := httpapi.NewHTTPServer(wf.addr, api)
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "strategy", sf.strategy, "loop", model.Name())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

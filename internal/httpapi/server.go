@@ -10,7 +10,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/offload/offload/internal/eventloop"
+	"github.com/offload/offload/internal/httpjson"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/strategies"
@@ -141,11 +141,8 @@ type errorBody struct {
 	Field string `json:"field,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON is the one JSON answer every server in offload gives.
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
 // writeError maps err to a status code and a JSON body that says what failed.
 func writeError(w http.ResponseWriter, err error) {

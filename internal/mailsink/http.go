@@ -1,9 +1,10 @@
 package mailsink
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/offload/offload/internal/httpjson"
 )
 
 // Handler serves the sink's record as JSON:
@@ -40,8 +41,5 @@ func (s *Sink) Handler() http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON is the one JSON answer every server in offload gives.
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }

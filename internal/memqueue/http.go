@@ -2,12 +2,12 @@ package memqueue
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/offload/offload/internal/httpjson"
 	"github.com/offload/offload/internal/workerhttp"
 )
 
@@ -31,8 +31,5 @@ func Serve(ctx context.Context, addr, strategy string, q *Queue, log *slog.Logge
 	return err
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON is the one JSON answer every server in offload gives.
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
