@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -22,49 +21,6 @@ import (
 
 //go:embed assets
 var assets embed.FS
-
-// Flags are the page's command-line switches, the same for run and bench.
-type Flags struct {
-	Addr     string
-	ReadOnly bool
-	Public   bool
-}
-
-// Register adds --ui, --ui-readonly and --ui-public to fs.
-func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Addr, "ui", "127.0.0.1:0", "serve the live page on this address; off: no page")
-	fs.BoolVar(&f.ReadOnly, "ui-readonly", false, "the live page shows everything but offers no actions")
-	fs.BoolVar(&f.Public, "ui-public", false, "allow a --ui address beyond loopback (the page is then read-only)")
-}
-
-// Off reports whether the page is switched off.
-func (f Flags) Off() bool { return f.Addr == "off" }
-
-// Listen opens the page's socket. A non-loopback address is refused unless
-// Public is set: the actions kill processes, and the page shows the
-// machine's pids and ports.
-func (f Flags) Listen() (net.Listener, error) {
-	host, _, err := net.SplitHostPort(f.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("--ui %q: want host:port or off", f.Addr)
-	}
-	if !loopbackHost(host) && !f.Public {
-		return nil, fmt.Errorf("--ui %s: not a loopback address; add --ui-public to serve the page (read-only) beyond this machine", f.Addr)
-	}
-	ln, err := net.Listen("tcp", f.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("--ui %s: %w", f.Addr, err)
-	}
-	return ln, nil
-}
-
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // Action is a button on the page that does what the workshop does by hand.
 type Action struct {
@@ -92,6 +48,10 @@ type Server struct {
 	title    string
 	log      *slog.Logger
 
+	quit      chan struct{} // closed by Close: streams flush and end
+	closeOnce sync.Once
+	streams   sync.WaitGroup
+
 	mu      sync.Mutex
 	actions []Action
 	report  http.Handler // bench: the results directory, once written
@@ -107,7 +67,7 @@ func NewServer(ln net.Listener, title string, readOnly, public bool, log *slog.L
 		return nil, fmt.Errorf("liveview token: %w", err)
 	}
 	s := &Server{hub: newHub(), ln: ln, token: hex.EncodeToString(b), readOnly: readOnly || public,
-		public: public, title: title, log: log}
+		public: public, title: title, log: log, quit: make(chan struct{})}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets")
 	mux.HandleFunc("GET /{$}", s.page)
@@ -127,9 +87,20 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/" }
 // ReadOnly reports whether actions are refused.
 func (s *Server) ReadOnly() bool { return s.readOnly }
 
-// Close stops serving at once: an open event stream never goes idle, so
-// a graceful shutdown would only wait for it. Pages see their stream end.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close ends every open event stream once it has written what was
+// published (the bench's last event carries the report link), then stops
+// serving. An open stream never goes idle, so http.Server.Shutdown alone
+// would only wait for it.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.quit) })
+	done := make(chan struct{})
+	go func() { s.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	return s.srv.Close()
+}
 
 // SetActions replaces the page's buttons.
 func (s *Server) SetActions(a []Action) {
@@ -211,6 +182,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "streaming unsupported")
 		return
 	}
+	s.streams.Add(1)
+	defer s.streams.Done()
 	after, _ := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64)
 	past, ch := s.hub.subscribe(after)
 	defer s.hub.unsubscribe(ch)
@@ -229,6 +202,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.quit:
+			for {
+				select {
+				case ev := <-ch:
+					if writeEvent(w, ev) != nil {
+						return
+					}
+				default:
+					fl.Flush()
+					return
+				}
+			}
 		case ev := <-ch:
 			if writeEvent(w, ev) != nil {
 				return
