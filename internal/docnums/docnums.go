@@ -217,6 +217,13 @@ func envValue(env results.Env, name string) (string, error) {
 // data as it is, repeats and all.
 var Tables = map[string]func(*results.File) string{
 	"summary": func(f *results.File) string { return reports.MarkdownTable(reports.SummaryTable(reports.Collapse(f))) },
+	"capacity": func(f *results.File) string {
+		t := reports.CapacityTable(f)
+		if len(t.Rows) == 0 {
+			return "*(This run has no capacity ladder: `offload bench --scenarios capacity` climbs one.)*\n"
+		}
+		return reports.MarkdownTable(t)
+	},
 	"repeats": func(f *results.File) string {
 		t := reports.SpreadTable(f)
 		if len(t.Rows) == 0 {
