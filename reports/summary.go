@@ -23,6 +23,10 @@ type Headline struct {
 	// InvalidRuns had their timing refused; their counts (lost,
 	// duplicates) are exact and are in the figures above.
 	InvalidRuns int
+	// FaultCounted are the fault runs whose loss counts are in Lost, valid
+	// or timing-invalid alike (FaultRuns: the valid ones, whose recovery
+	// counts too).
+	FaultCounted int
 }
 
 // Headlines computes the summary, one entry per series, in talk order.
@@ -43,6 +47,7 @@ func Headlines(f *results.File) []Headline {
 				h.Duplicates += r.Duplicates
 				h.Accepted += r.Accepted
 				if isFault(r) {
+					h.FaultCounted++
 					h.Lost += r.Lost
 					h.FaultJobs += r.Accepted
 				}
@@ -63,6 +68,7 @@ func Headlines(f *results.File) []Headline {
 				continue
 			}
 			h.FaultRuns++
+			h.FaultCounted++
 			h.Lost += r.Lost
 			h.FaultJobs += r.Accepted
 			switch {
@@ -90,7 +96,7 @@ func SummaryTable(f *results.File) Table {
 			return Cell{Text: num(r.LagMS.Max), Bad: r.LagMS.Max > LagThresholdMS}
 		}))
 		switch {
-		case h.FaultRuns == 0:
+		case h.FaultCounted == 0:
 			row = append(row, Cell{Text: "–"})
 		case h.Lost == 0:
 			row = append(row, Cell{Text: "0"})
