@@ -10,16 +10,14 @@ import (
 )
 
 // outsideRefs are ways a page, comment or test could point at something a
-// reader of this repository cannot follow: notes, files and people of the
-// team that built it. The talk and the articles are cited by title instead
+// reader of this repository cannot follow: notes and files of the team
+// that built it, by their paths and names. The talk and the articles are cited by title instead
 // (sources.md).
 var outsideRefs = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\bintegrator\b`),
 	regexp.MustCompile(`(?i)\bfacts\.md\b`),
 	regexp.MustCompile(`(?i)\b(design|style)\.md\b`),
 	regexp.MustCompile(`(?i)\bseeds? 0\d\d`),
 	regexp.MustCompile(`\.\./shared\b`),
-	regexp.MustCompile(`(?i)\bpeers kit\b`),
 	regexp.MustCompile(`(?i)(^|[\s(])run\.sh\b`),
 	regexp.MustCompile(`(?i)\bthe issue (asked|says|names|wants)\b|\bthe issue's\b`),
 	regexp.MustCompile(`(?i)\bissues show\b`),

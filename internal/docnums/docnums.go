@@ -287,51 +287,50 @@ type Diff struct {
 
 // Check renders every page under root and lists those that differ.
 func Check(root string, f *results.File) ([]Diff, error) {
-	pages, err := Pages(root)
-	if err != nil {
-		return nil, err
-	}
 	var diffs []Diff
-	for _, p := range pages {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		want, err := Render(f, string(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if want != string(b) {
-			diffs = append(diffs, Diff{Page: p, Lines: lineDiff(string(b), want)})
-		}
-	}
-	return diffs, nil
+	err := eachStale(root, f, func(p, have, want string) error {
+		diffs = append(diffs, Diff{Page: p, Lines: lineDiff(have, want)})
+		return nil
+	})
+	return diffs, err
 }
 
 // Write renders every page under root in place and returns those it changed.
 func Write(root string, f *results.File) ([]string, error) {
+	var changed []string
+	err := eachStale(root, f, func(p, _, want string) error {
+		if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
+			return err
+		}
+		changed = append(changed, p)
+		return nil
+	})
+	return changed, err
+}
+
+// eachStale renders every page under root and calls fn for each whose
+// text differs from what the data says it must be.
+func eachStale(root string, f *results.File, fn func(page, have, want string) error) error {
 	pages, err := Pages(root)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var changed []string
 	for _, p := range pages {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		want, err := Render(f, string(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("%s: %w", p, err)
 		}
 		if want != string(b) {
-			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
-				return nil, err
+			if err := fn(p, string(b), want); err != nil {
+				return err
 			}
-			changed = append(changed, p)
 		}
 	}
-	return changed, nil
+	return nil
 }
 
 func lineDiff(have, want string) []string {
