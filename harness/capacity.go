@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -339,7 +340,7 @@ func cpuList(cpu map[string]float64) string {
 		roles = append(roles, r)
 	}
 	slices.SortFunc(roles, func(a, b string) int {
-		if c := cmpFloat(cpu[b], cpu[a]); c != 0 {
+		if c := cmp.Compare(cpu[b], cpu[a]); c != 0 {
 			return c
 		}
 		return strings.Compare(a, b)
@@ -349,16 +350,6 @@ func cpuList(cpu map[string]float64) string {
 		parts = append(parts, r+" "+fmtCores(cpu[r]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func fmtCores(v float64) string { return fmt.Sprintf("%.2f", v) }

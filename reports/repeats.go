@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -121,7 +122,7 @@ func fold(rs []results.Run) results.Run {
 	} else {
 		byP99 := slices.Clone(valid)
 		slices.SortStableFunc(byP99, func(a, b results.Run) int {
-			return cmpFloat(a.HTTPLatencyMS.P99, b.HTTPLatencyMS.P99)
+			return cmp.Compare(a.HTTPLatencyMS.P99, b.HTTPLatencyMS.P99)
 		})
 		base = byP99[len(byP99)/2]
 		med := func(get func(results.Run) float64) float64 {
@@ -164,16 +165,6 @@ func fold(rs []results.Run) results.Run {
 	}
 	base.Notes = append(slices.Clone(base.Notes), fmt.Sprintf("median of %d valid repeats (of %d); lost and duplicates are the worst repeat's", len(valid), len(rs)))
 	return base
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // recoveryValue is a run's recovery time, +Inf when it did not recover.
