@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,12 +74,15 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 		}
 		variants := []catalog.Variant{{}}
 		for _, v := range entry.Variants {
-			if !quick || !v.FullOnly {
+			if !quick || len(v.Quick) > 0 {
 				variants = append(variants, v)
 			}
 		}
 		for _, v := range variants {
 			for _, name := range scenarios {
+				if quick && v.Name != "" && !slices.Contains(v.Quick, name) {
+					continue // --quick keeps a variant for what only it can show
+				}
 				sc, err := b.Timing.Build(name)
 				if err != nil {
 					return nil, err

@@ -94,10 +94,19 @@ type Variant struct {
 	Broker string
 	// Args are given to the web process and every worker (--shards 3,
 	// --durable wait).
-	Args     []string
-	NA       map[string]string // further scenarios that make no sense for this variant
-	FullOnly bool              // only in the full bench, not --quick
-	Style    Style             // how charts draw it; the zero Style: the strategy's colour, dashed
+	Args []string
+	NA   map[string]string // further scenarios that make no sense for this variant
+	// Scenarios, when set, are the only ones the variant runs; the others
+	// are n/a for the reason Why. A variant exists to answer one question
+	// (what a failover costs, what WAIT buys): the scenarios that only
+	// test the web process and the workers say nothing new there and
+	// would cost bench time.
+	Scenarios []string
+	Why       string
+	// Quick are the scenarios it runs under --quick; none: the full bench
+	// only.
+	Quick []string
+	Style Style // how charts draw it; the zero Style: the strategy's colour, dashed
 }
 
 // Brokers a variant can ask for.
@@ -159,6 +168,9 @@ func (e Entry) WebConstructor(fs *flag.FlagSet) func(strategies.Config) (strateg
 func (e Entry) NAReason(scenario string, v Variant) string {
 	if r := v.NA[scenario]; r != "" {
 		return r
+	}
+	if len(v.Scenarios) > 0 && !slices.Contains(v.Scenarios, scenario) {
+		return fmt.Sprintf("variant %s runs only %s: %s", v.Name, strings.Join(v.Scenarios, ", "), v.Why)
 	}
 	if scenario == "broker-failover" && v.Broker == "" {
 		return "needs a replicated broker: runs in the cluster and replica variants"

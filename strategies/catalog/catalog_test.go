@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +41,36 @@ func TestEntriesAreComplete(t *testing.T) {
 			if s := e.SeriesStyle(v); s.Color != e.Style.Color || len(s.Dash) == 0 {
 				t.Errorf("%s %s: style %+v, want the strategy's colour, dashed", e.Name, v.Name, s)
 			}
+			if len(v.Scenarios) > 0 && v.Why == "" {
+				t.Errorf("%s %s: runs only some scenarios without saying why", e.Name, v.Name)
+			}
+			for _, q := range v.Quick {
+				if len(v.Scenarios) > 0 && !slices.Contains(v.Scenarios, q) {
+					t.Errorf("%s %s: --quick runs %s, which the full bench does not", e.Name, v.Name, q)
+				}
+			}
 		}
+	}
+}
+
+// A variant that runs only some scenarios says, for each other one, which
+// it runs and why; its own NA still wins.
+func TestVariantScenarios(t *testing.T) {
+	e := Entry{Name: "x", NA: map[string]string{"scale": "no workers"}}
+	v := Variant{Name: "v", Broker: BrokerReplica, Scenarios: []string{"steady", "broker-failover"}, Why: "it prices one thing",
+		NA: map[string]string{"steady": "not today"}}
+	for _, c := range []struct{ scenario, want string }{
+		{"broker-failover", ""},
+		{"steady", "not today"},
+		{"cpu", "variant v runs only steady, broker-failover: it prices one thing"},
+		{"scale", "variant v runs only steady, broker-failover: it prices one thing"},
+	} {
+		if got := e.NAReason(c.scenario, v); got != c.want {
+			t.Errorf("NAReason(%s) = %q, want %q", c.scenario, got, c.want)
+		}
+	}
+	if got := e.NAReason("scale", Variant{}); got != "no workers" {
+		t.Errorf("default variant: NAReason(scale) = %q, want the entry's", got)
 	}
 }
 

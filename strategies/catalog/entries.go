@@ -17,6 +17,19 @@ var inWebProcess = map[string]string{
 	"scale":          "no workers to scale: the jobs run inside the web process",
 }
 
+// The broker variants run the scenarios where the broker's topology
+// changes the answer; cpu, burst and scale load the web process and the
+// workers, which are the same processes on any broker.
+var (
+	clusterScenarios = []string{"steady", "worker-crash", "web-crash", "broker-failover", "partition", "mail-outage", "capacity"}
+	clusterWhy       = "the cluster changes where jobs live and what a fault costs; cpu, burst and scale load the web and the workers, the same on any broker"
+	clusterQuick     = []string{"broker-failover", "partition"}
+	// A durability variant prices one choice: loss under a failover
+	// against accept latency (steady) and accept capacity.
+	durabilityScenarios = []string{"steady", "broker-failover", "capacity"}
+	durabilityWhy       = "it prices a durability choice: loss under a failover against accept latency and capacity"
+)
+
 // entries is the catalog, in the order the talk presents the strategies,
 // from the worst idea to the best one. Colours are Okabe and Ito's palette,
 // chosen to stay distinguishable with the common kinds of colour blindness
@@ -48,7 +61,7 @@ var entries = []Entry{
 		New:         pubsub.New, WebFlags: pubsub.WebFlags, Worker: pubsub.Worker,
 		Redis: true, NoRedisTransports: []string{"zmq"},
 		Variants: []Variant{{
-			Name: "transport=zmq", Transport: "zmq", FreshEndpoint: "--zmq", FullOnly: true,
+			Name: "transport=zmq", Transport: "zmq", FreshEndpoint: "--zmq",
 			NA: map[string]string{"broker-restart": "transport=zmq has no broker: the web process talks to workers directly"},
 		}},
 		Style: Style{Color: "#56B4E9"}, // sky blue
@@ -66,12 +79,14 @@ var entries = []Entry{
 		// the three masters of a cluster, and one master with a replica,
 		// each with the default 202 and with --durable wait.
 		Variants: []Variant{
-			{Name: "cluster", Broker: BrokerCluster, Args: []string{"--shards", "3"}, FullOnly: true},
-			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--shards", "3", "--durable", "wait"}, FullOnly: true,
-				Style: Style{Dash: []float64{6, 2}}},
-			{Name: "replica", Broker: BrokerReplica, FullOnly: true, Style: Style{Dash: []float64{1, 1}}},
-			{Name: "replica,durable=wait", Broker: BrokerReplica, Args: []string{"--durable", "wait"}, FullOnly: true,
-				Style: Style{Dash: []float64{4, 1, 1, 1}}},
+			{Name: "cluster", Broker: BrokerCluster, Args: []string{"--shards", "3"},
+				Scenarios: clusterScenarios, Why: clusterWhy, Quick: clusterQuick},
+			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--shards", "3", "--durable", "wait"},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{6, 2}}},
+			{Name: "replica", Broker: BrokerReplica,
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{1, 1}}},
+			{Name: "replica,durable=wait", Broker: BrokerReplica, Args: []string{"--durable", "wait"},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{4, 1, 1, 1}}},
 		},
 		Style:   Style{Color: "#0072B2"}, // blue
 		Command: &Command{Summary: "inspect the Resque queue: offload queue stats", Run: queue.Command},
