@@ -47,6 +47,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/offload/offload/internal/job"
+	"github.com/offload/offload/internal/replwait"
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/queue/resque"
 )
@@ -56,10 +57,6 @@ const (
 	Queue = "email"
 	Class = "sendEmail"
 )
-
-// DurableTimeout is how long a --durable wait enqueue waits for a replica
-// before it answers 503.
-const DurableTimeout = time.Second
 
 // Queue is the web side; build it with New.
 type Web struct {
@@ -117,9 +114,12 @@ func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	if cfg.Durable == "wait" {
-		c.SetDurability(resque.Durability{Replicas: 1, Timeout: DurableTimeout})
+	durable, err := replwait.FromFlag(cfg.Durable)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("queue: %w", err)
 	}
+	c.SetDurability(durable)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()

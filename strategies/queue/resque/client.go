@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/redisconn"
+	"github.com/offload/offload/internal/replwait"
 )
 
 // DefaultNamespace is Resque's.
@@ -75,8 +76,8 @@ type Client struct {
 	// shards are the namespaces one logical queue is spread over
 	// (shards.go); just this client when there is one.
 	shards  []*Client
-	index   int        // this client's place in shards
-	durable Durability // durable.go
+	index   int             // this client's place in shards
+	durable replwait.Policy // durable.go
 }
 
 // Options configures Open. Zero values take the defaults in brackets.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/rediscluster"
+	"github.com/offload/offload/internal/replwait"
 )
 
 // With Durability a job is reported stored only once the replica holds
@@ -25,7 +26,7 @@ func TestDurableEnqueueWaitsForTheReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDurability(Durability{Replicas: 1, Timeout: time.Second})
+	c.SetDurability(replwait.Policy{Replicas: 1, Timeout: time.Second})
 	raw, _ := Encode("email", "sendEmail", map[string]string{"id": "j1"})
 	if err := c.Enqueue(ctx, "email", "j1", raw); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func TestDurableEnqueueOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDurability(Durability{Replicas: 1, Timeout: time.Second})
+	c.SetDurability(replwait.Policy{Replicas: 1, Timeout: time.Second})
 	shards := c.Shards()
 	sh, err := cl.ShardOf(ctx, shards[1].keys.Queue("email"))
 	if err != nil {

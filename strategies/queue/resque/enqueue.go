@@ -15,7 +15,7 @@ import (
 // all, so an error here means "not stored" and a nil means it survives a
 // web crash.
 func (c *Client) Enqueue(ctx context.Context, queue, id, raw string) error {
-	if c.durable.Replicas > 0 {
+	if c.durable.On() {
 		if err := c.enqueueDurable(ctx, queue, id, raw); err != nil {
 			return fmt.Errorf("enqueue %s: %w", id, err)
 		}
@@ -39,7 +39,7 @@ func (c *Client) Enqueue(ctx context.Context, queue, id, raw string) error {
 // zset with score = member = unixSec. Either side's scheduler moves it.
 func (c *Client) EnqueueAt(ctx context.Context, t time.Time, id, raw string) error {
 	ts := delaySecond(t)
-	if c.durable.Replicas > 0 {
+	if c.durable.On() {
 		if err := c.enqueueAtDurable(ctx, ts, id, raw); err != nil {
 			return fmt.Errorf("enqueue %s at %s: %w", id, t.Format(time.RFC3339), err)
 		}
