@@ -128,6 +128,9 @@ func (e *Env) common() []string {
 	}
 	if e.failover != nil {
 		a = append(a, "--redis", e.failover.url())
+		if e.cfg.Variant.Broker == catalog.BrokerCluster {
+			a = append(a, e.cfg.Entry.ClusterArgs...)
+		}
 	}
 	a = append(a, e.cfg.Variant.Args...)
 	if t := e.cfg.Variant.Transport; t != "" {

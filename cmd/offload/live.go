@@ -13,6 +13,7 @@ import (
 	"github.com/offload/offload/internal/cli"
 	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
 )
@@ -36,6 +37,9 @@ type runChildren struct {
 	names []string          // supervisor children, web first
 	http  map[string]string // child -> base URL of its /metrics and /debug/lag
 	redis *redisproc.Server // nil when --redis was given
+	// cluster is the one --redis-cluster started; its nodes are shown, a
+	// killed one down (a failover's replica takes over on its own).
+	cluster *rediscluster.Cluster
 	// redisMu is held while Redis restarts (redisproc.Server is not safe
 	// for concurrent use); the page shows Redis down meanwhile.
 	redisMu sync.Mutex
@@ -50,6 +54,11 @@ func (rc *runChildren) processes() []liveview.Proc {
 		}
 		out = append(out, liveview.Proc{HTTP: rc.http[name], Process: liveview.Process{
 			Role: name, PID: p.PID(), Up: !p.Exited(), Restarts: rc.sup.Restarts(name)}})
+	}
+	if rc.cluster != nil {
+		for i, n := range rc.cluster.Nodes() {
+			out = append(out, liveview.Proc{Process: liveview.Process{Role: "redis-" + strconv.Itoa(i+1), PID: n.PID(), Up: !n.Killed()}})
+		}
 	}
 	if rc.redis != nil {
 		if rc.redisMu.TryLock() {

@@ -19,6 +19,7 @@ import (
 	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/proc"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/strategies"
@@ -37,6 +38,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
 	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
+	redisCluster := fs.Bool("redis-cluster", false, "start a local Redis Cluster (3 masters with a replica each: 6 redis-server processes) instead of one redis-server")
 	var lf liveview.Flags
 	lf.Register(fs)
 	var runHook func(context.Context, strategies.RunConfig) error
@@ -64,6 +66,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *workers < 0 {
 		return cli.Usagef("--workers %d: must not be negative", *workers)
 	}
+	if *redisCluster {
+		if !entry.WantsRedis(sf.transport) {
+			return cli.Usagef("--redis-cluster: strategy %s uses no Redis here", sf.strategy)
+		}
+		if sf.redis != "" {
+			return cli.Usagef("--redis-cluster starts a cluster and --redis names one: give one of them")
+		}
+		if err := rediscluster.Available(); err != nil {
+			return cli.Usage(err)
+		}
+	}
 	if err := addrFree(wf.addr); err != nil {
 		return err
 	}
@@ -81,7 +94,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	kids := &runChildren{http: map[string]string{}}
-	if entry.WantsRedis(sf.transport) && sf.redis == "" {
+	redisInfo := ""
+	if *redisCluster {
+		cl, err := rediscluster.Start(ctx, rediscluster.Config{AppendOnly: true})
+		if err != nil {
+			return fmt.Errorf("start redis cluster: %w", err)
+		}
+		defer cl.Close()
+		sf.redis, kids.cluster = cl.URL(), cl
+		if redisInfo, err = clusterInfo(ctx, cl); err != nil {
+			return err
+		}
+		// Spread the strategy over the masters unless the user chose.
+		spread := unsetFlags(fs, entry.ClusterArgs)
+		webOwn, workerArgs = append(webOwn, spread...), append(workerArgs, spread...)
+	} else if entry.WantsRedis(sf.transport) && sf.redis == "" {
 		srv, err := redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
 		if err != nil {
 			return cli.Usage(err)
@@ -176,7 +203,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "offload run: strategy %s, loop %s\n", sf.strategy, wf.loop)
 	fmt.Fprintf(stdout, "  web    %s  (pid %d)\n", base, sup.Process("web").PID())
 	fmt.Fprintf(stdout, "  mail   %s\n", sinkInfo)
-	if sf.redis != "" {
+	if redisInfo != "" {
+		fmt.Fprint(stdout, redisInfo)
+	} else if sf.redis != "" {
 		fmt.Fprintf(stdout, "  redis  %s\n", sf.redis)
 	}
 	if entry.HasWorkers() {
@@ -213,6 +242,47 @@ func addrFree(addr string) error {
 		return cli.Usagef("--addr %s: %w", addr, err)
 	}
 	return ln.Close()
+}
+
+// clusterInfo is the banner's description of a cluster run started: each
+// master with its replicas, and the address any further worker can join by.
+func clusterInfo(ctx context.Context, cl *rediscluster.Cluster) (string, error) {
+	shards, err := cl.Shards(ctx)
+	if err != nil {
+		return "", fmt.Errorf("redis cluster: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  redis  cluster of %d nodes; more workers join with --redis redis://%s\n", len(cl.Nodes()), cl.Nodes()[0].Addr())
+	for _, sh := range shards {
+		var reps []string
+		for _, r := range sh.Replicas {
+			reps = append(reps, fmt.Sprintf("%s (pid %d)", r.Addr(), r.PID()))
+		}
+		fmt.Fprintf(&b, "         master %s (pid %d), slots %s; replica %s\n", sh.Master.Addr(), sh.Master.PID(), slotRanges(sh.Slots), strings.Join(reps, ", "))
+	}
+	return b.String(), nil
+}
+
+func slotRanges(rs [][2]int) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = fmt.Sprintf("%d-%d", r[0], r[1])
+	}
+	return strings.Join(out, ",")
+}
+
+// unsetFlags keeps the --name value pairs of args whose flag the command
+// line did not set.
+func unsetFlags(fs *flag.FlagSet, args []string) []string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var out []string
+	for i := 0; i+1 < len(args); i += 2 {
+		if !set[strings.TrimLeft(args[i], "-")] {
+			out = append(out, args[i], args[i+1])
+		}
+	}
+	return out
 }
 
 // serveSinkStats serves the sink's JSON on a free loopback port.

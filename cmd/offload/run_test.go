@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +48,8 @@ func TestBadInvocationsExit2(t *testing.T) {
 		{"bad durable", []string{"serve", "--strategy", "queue", "--durable", "fsync"}, nil, "--durable \"fsync\": use none or wait"},
 		{"durable without redis", []string{"serve", "--strategy", "foreground", "--durable", "wait"}, nil, "foreground does not store jobs in Redis"},
 		{"no shards", []string{"serve", "--strategy", "queue", "--shards", "0"}, nil, "--shards 0"},
+		{"cluster without redis", []string{"run", "--strategy", "foreground", "--redis-cluster"}, nil, "foreground uses no Redis"},
+		{"cluster and redis", []string{"run", "--strategy", "queue", "--redis-cluster", "--redis", "redis://127.0.0.1:1"}, nil, "give one of them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,5 +256,56 @@ func TestRunRefusesABusyPort(t *testing.T) {
 	}
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("the old server got %d requests after the test's own probe, want none", n-1)
+	}
+}
+
+// offload run --redis-cluster starts six redis-servers formed into a
+// cluster, spreads the queue over its three masters without being told,
+// delivers through it, and leaves no node behind on Ctrl-C.
+func TestRunRedisCluster(t *testing.T) {
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	sink := itest.Sink(t, mailsink.Config{})
+	addr := itest.FreeAddr(t)
+	p, out := itest.StartCapture(t, "run-cluster", "run", "--strategy", "queue", "--redis-cluster",
+		"--addr", addr, "--smtp", sink.Addr(), "--ui", "off")
+	base := "http://" + addr
+	itest.Eventually(t, 60*time.Second, "the banner", func() bool { return strings.Contains(out.String(), "try:") })
+	banner := out.String()
+	masters := regexp.MustCompile(`master (127\.0\.0\.1:\d+) \(pid (\d+)`).FindAllStringSubmatch(banner, -1)
+	if !strings.Contains(banner, "cluster of 6 nodes") || len(masters) != 3 {
+		t.Fatalf("banner shows %d masters, want a 6-node cluster with 3:\n%s", len(masters), banner)
+	}
+	var ids []string
+	for i := range 30 {
+		r := strategytest.Post(t, base, strategytest.MailJSON(fmt.Sprintf("cluster %d", i)), "")
+		if r.Code != http.StatusAccepted {
+			t.Fatalf("job %d: %d %v", i, r.Code, r.Body)
+		}
+		ids = append(ids, r.Body["id"].(string))
+	}
+	strategytest.WaitDelivered(t, sink, ids, 20*time.Second)
+	// --shards 3 reached the web side: its metrics name three shards.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(body), "offload_queue_shard_length{"); n != 3 {
+		t.Errorf("web /metrics shows %d shards, want 3 (one per master)", n)
+	}
+	var pids []int
+	for _, m := range regexp.MustCompile(`pid (\d+)`).FindAllStringSubmatch(banner, -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 30*time.Second, "offload run to exit on SIGINT", p.Exited)
+	for _, pid := range pids {
+		itest.Eventually(t, 5*time.Second, fmt.Sprintf("process %d to be gone", pid), func() bool {
+			return syscall.Kill(pid, 0) == syscall.ESRCH
+		})
 	}
 }

@@ -8,6 +8,7 @@
 package itest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -179,7 +180,12 @@ func Start(t testing.TB, name string, args ...string) *proc.Process {
 // StartBinary is Start with another build of the binary (TaggedBinary).
 func StartBinary(t testing.TB, bin, name string, args ...string) *proc.Process {
 	t.Helper()
-	p, err := proc.Start(proc.Spec{Name: name, Path: bin, Args: args, Output: &testWriter{t: t}})
+	return startWith(t, bin, name, &testWriter{t: t}, args)
+}
+
+func startWith(t testing.TB, bin, name string, out io.Writer, args []string) *proc.Process {
+	t.Helper()
+	p, err := proc.Start(proc.Spec{Name: name, Path: bin, Args: args, Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +193,28 @@ func StartBinary(t testing.TB, bin, name string, args ...string) *proc.Process {
 	t.Cleanup(func() { _ = p.Kill() })
 	return p
 }
+
+// StartCapture is Start that also keeps the child's output, for a test
+// that reads what it printed.
+func StartCapture(t testing.TB, name string, args ...string) (*proc.Process, *Output) {
+	t.Helper()
+	out := &Output{}
+	return startWith(t, Binary(t), name, io.MultiWriter(&testWriter{t: t}, out), args), out
+}
+
+// Output is a writer a test can read while something writes to it.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *Output) String() string { o.mu.Lock(); defer o.mu.Unlock(); return o.b.String() }
 
 // testWriter sends a child's output to t.Log until the test ends.
 type testWriter struct {

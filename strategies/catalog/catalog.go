@@ -52,6 +52,11 @@ type Entry struct {
 	// Durable: the strategy stores jobs in Redis and honours --durable
 	// wait (a 202 only once a replica has the job).
 	Durable bool
+	// ClusterArgs spread the strategy over a cluster's masters (--shards 3,
+	// --partitions 3): offload run --redis-cluster and the bench's cluster
+	// variants give them to the web process and every worker, unless the
+	// user set the flag.
+	ClusterArgs []string
 
 	// Extra are fixed further `offload work` processes, one each whatever
 	// the worker count: role -> arguments added to the common ones (the

@@ -70,6 +70,8 @@ var entries = []Entry{
 		Name:        "queue",
 		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs",
 		New:         queue.New, WebFlags: queue.WebFlags, Worker: queue.Worker, Redis: true, Durable: true,
+		// One hash-tagged shard per master of the bench's 3-master cluster.
+		ClusterArgs: []string{"--shards", "3"},
 		// A silent worker's jobs are reclaimed after --reclaim-after
 		// (default 15s) and a failed send retried after --backoff (default
 		// 1s, doubling): shortened so recovery fits inside a run's drain
@@ -79,9 +81,9 @@ var entries = []Entry{
 		// the three masters of a cluster, and one master with a replica,
 		// each with the default 202 and with --durable wait.
 		Variants: []Variant{
-			{Name: "cluster", Broker: BrokerCluster, Args: []string{"--shards", "3"},
+			{Name: "cluster", Broker: BrokerCluster,
 				Scenarios: clusterScenarios, Why: clusterWhy, Quick: clusterQuick},
-			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--shards", "3", "--durable", "wait"},
+			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--durable", "wait"},
 				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{6, 2}}},
 			{Name: "replica", Broker: BrokerReplica,
 				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{1, 1}}},

@@ -1,11 +1,9 @@
 package resque_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,19 +11,6 @@ import (
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/strategies/queue/resque"
 )
-
-// syncBuffer is a log destination the test can read while the scheduler writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-func (w *syncBuffer) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
 
 // A scheduler that loses Redis says so once, instead of retrying its lock
 // in silence while delayed jobs quietly stop moving.
@@ -38,7 +23,7 @@ func TestSchedulerSaysOnceThatItLostItsLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var logs syncBuffer
+	var logs itest.Output
 	s := resque.NewScheduler(c, "sched-test", 20*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
