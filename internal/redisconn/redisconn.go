@@ -174,3 +174,20 @@ type debugLogger struct{}
 func (debugLogger) Printf(ctx context.Context, format string, v ...any) {
 	slog.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
+
+// MasterAddr is the host:port of the master that serves key: the one
+// server of a single Redis, the owner of key's slot in a cluster (as the
+// client last heard, at most ClusterStateReload ago).
+func MasterAddr(ctx context.Context, rdb redis.UniversalClient, key string) (string, error) {
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		m, err := c.MasterForKey(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("find the master of %s: %w", key, err)
+		}
+		return m.Options().Addr, nil
+	case *redis.Client:
+		return c.Options().Addr, nil
+	}
+	return "", fmt.Errorf("master of %s: unknown client type %T", key, rdb)
+}

@@ -66,13 +66,13 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func printStats(w io.Writer, stats []StreamStats) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tLENGTH\tFIRST\tLAST\tGROUP\tCONSUMERS\tLAG\tPENDING\tOLDEST PENDING\tDEAD")
+	fmt.Fprintln(tw, "STREAM\tNODE\tLENGTH\tFIRST\tLAST\tGROUP\tCONSUMERS\tLAG\tPENDING\tOLDEST PENDING\tDEAD")
 	for _, s := range stats {
 		if len(s.Groups) == 0 {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t-\t\t\t\t\t\n", s.Stream, s.Length, s.FirstID, s.LastID)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t-\t\t\t\t\t\n", s.Stream, s.Node, s.Length, s.FirstID, s.LastID)
 		}
 		for _, g := range s.Groups {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%v\t%d\n", s.Stream, s.Length, s.FirstID, s.LastID,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%v\t%d\n", s.Stream, s.Node, s.Length, s.FirstID, s.LastID,
 				g.Name, g.Consumers, g.Lag, g.Pending, g.OldestPendingIdle.Round(time.Millisecond), g.DeadLetters)
 		}
 	}

@@ -42,7 +42,9 @@ type ConsumerConfig struct {
 	// default mailer.IsTemporary (an SMTP 4xx or a network error).
 	Retryable func(error) bool
 	// Concurrency is how many events the consumer handles at once;
-	// default 8. Ordered handlers always use 1.
+	// default 8. It is shared over the partitions, at least one slot
+	// each, so with more partitions than slots the bound is the number of
+	// partitions. Ordered handlers always use 1 (per partition).
 	Concurrency int
 	// Block is how long one XREADGROUP waits for new events; default 2s.
 	Block time.Duration
@@ -118,11 +120,25 @@ type Consumer struct {
 	handler Handler
 	ordered bool
 	log     *slog.Logger
-	slots   slots
+	parts   []*partition
 
 	// Counters for logs, /metrics and tests; read them with Counts.
 	handled, failed, claimed, dead, ackFailed, retried atomic.Int64
 	lastErrLog                                         atomic.Int64
+}
+
+// partition is one stream as this consumer works it. Each has its own
+// reading loop, its own reclaim loop and its own share of the handler
+// slots: XREADGROUP and XAUTOCLAIM name one stream, so each runs on the
+// master that holds it, and a read blocked on a quiet partition holds only
+// that partition's slots, never the ones a busy partition needs.
+type partition struct {
+	index          int
+	stream, errors string
+	slots          slots
+	// resume is where the group is re-created if Redis says NOGROUP
+	// (see observe); nil until first observed.
+	resume atomic.Pointer[streamID]
 }
 
 // Counts is what a consumer has done so far. Retried counts in-process
@@ -130,7 +146,7 @@ type Consumer struct {
 type Counts struct{ Acked, Failed, Claimed, DeadLettered, AckFailed, Retried int64 }
 
 // NewConsumer builds a consumer; ordered handlers (audit) run one event at
-// a time so their record keeps the stream's order.
+// a time per partition so their record keeps each stream's order.
 func NewConsumer(rdb redis.UniversalClient, cfg ConsumerConfig, h Handler, ordered bool) (*Consumer, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -139,8 +155,26 @@ func NewConsumer(rdb redis.UniversalClient, cfg ConsumerConfig, h Handler, order
 	if ordered {
 		cfg.Concurrency = 1
 	}
-	return &Consumer{rdb: rdb, keys: Keys{Partitions: cfg.Partitions}, cfg: cfg, handler: h, ordered: ordered,
-		log: cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer), slots: newSlots(cfg.Concurrency)}, nil
+	keys := Keys{Partitions: cfg.Partitions}
+	c := &Consumer{rdb: rdb, keys: keys, cfg: cfg, handler: h, ordered: ordered,
+		log: cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer)}
+	for p, share := range splitSlots(cfg.Concurrency, cfg.Partitions) {
+		c.parts = append(c.parts, &partition{index: p, stream: keys.Stream(p), errors: keys.Errors(cfg.Group, p), slots: newSlots(share)})
+	}
+	return c, nil
+}
+
+// splitSlots shares n handler slots over parts partitions as evenly as
+// possible, at least one each: every partition always makes progress.
+func splitSlots(n, parts int) []int {
+	out := make([]int, parts)
+	for p := range out {
+		out[p] = max(1, n/parts)
+		if p < n%parts && n > parts {
+			out[p]++
+		}
+	}
+	return out
 }
 
 // Counts reports the consumer's counters.
@@ -162,25 +196,27 @@ func (c *Consumer) Run(ctx context.Context) error {
 		"concurrency", c.cfg.Concurrency, "max_attempts", c.cfg.MaxAttempts, "backoff", c.cfg.Backoff)
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
-	// Each event runs on its own goroutine holding one slot, taken by
-	// whoever read or claimed it (or by awaitSlot for a read's extras);
-	// ctx ending stops in-process retries.
+	// Each event runs on its own goroutine holding one slot of its
+	// partition, taken by whoever read or claimed it (or by awaitSlot for
+	// a read's extras); ctx ending stops in-process retries.
 	var handlers sync.WaitGroup
 	dispatch := func(ev Event, held bool) {
 		handlers.Go(func() {
 			if !held && !c.awaitSlot(ctx, ev) {
 				return
 			}
-			defer c.slots.give(1)
+			defer c.parts[ev.Partition].slots.give(1)
 			c.process(hctx, ctx, ev)
 		})
 	}
 	var loops sync.WaitGroup
-	loops.Go(func() { c.reclaimLoop(ctx, dispatch) })
+	for _, p := range c.parts {
+		loops.Go(func() { c.reclaimLoop(ctx, p, dispatch) })
+		loops.Go(func() { c.readLoop(ctx, p, dispatch) })
+	}
 	if c.cfg.Retain > 0 || c.cfg.RetainCount > 0 {
 		loops.Go(func() { c.trimLoop(ctx) })
 	}
-	c.readLoop(ctx, dispatch)
 	loops.Wait()
 	done := make(chan struct{})
 	go func() { handlers.Wait(); close(done) }()
@@ -199,45 +235,93 @@ func (c *Consumer) Run(ctx context.Context) error {
 // consumer may start before the first event). An existing group keeps its
 // cursor: that is what lets a consumer continue where the group left off.
 func (c *Consumer) ensureGroups(ctx context.Context) error {
-	for _, s := range c.keys.Streams() {
-		err := c.rdb.XGroupCreateMkStream(ctx, s, c.cfg.Group, c.cfg.Start).Err()
-		if err != nil && !isBusyGroup(err) {
-			return fmt.Errorf("create group %s on %s: %w", c.cfg.Group, s, err)
+	for _, p := range c.parts {
+		if err := c.createGroup(ctx, p, c.cfg.Start); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// readLoop reads new events, only as many as there are free slots. It
-// holds those slots while XREADGROUP blocks, so the block is kept under
-// half of ClaimIdle: reclaim waits for a slot at most that long.
-func (c *Consumer) readLoop(ctx context.Context, dispatch func(Event, bool)) {
-	streams := c.keys.Streams()
-	args := append(append([]string{}, streams...), make([]string, len(streams))...)
-	for i := range streams {
-		args[len(streams)+i] = ">" // only entries never delivered to this group
+func (c *Consumer) createGroup(ctx context.Context, p *partition, start string) error {
+	err := c.rdb.XGroupCreateMkStream(ctx, p.stream, c.cfg.Group, start).Err()
+	if err != nil && !isBusyGroup(err) {
+		return fmt.Errorf("create group %s on %s: %w", c.cfg.Group, p.stream, err)
 	}
+	return nil
+}
+
+// recreateGroup answers NOGROUP on a partition whose group existed: its
+// master lost it (a Redis without persistence restarted empty, a failover
+// to a replica that never had it, or someone deleted it). The group's
+// pending list is gone with it, so it is created again just below the
+// lowest entry it still needed when last observed: the entries delivered
+// and not acknowledged since then are delivered again (duplicates, never
+// a loss). Never observed: from the oldest retained entry.
+func (c *Consumer) recreateGroup(ctx context.Context, p *partition) error {
+	at := "0"
+	if r := p.resume.Load(); r != nil {
+		at = r.String()
+	}
+	if err := c.createGroup(ctx, p, at); err != nil {
+		return err
+	}
+	c.log.Warn("consumer group was missing; re-created it, events after the position are delivered again", "stream", p.stream, "from", at)
+	return nil
+}
+
+// observe records where recreateGroup would start: the lower of the
+// group's cursor and the id just below its oldest pending entry.
+func (c *Consumer) observe(ctx context.Context, p *partition) error {
+	groups, err := c.rdb.XInfoGroups(ctx, p.stream).Result()
+	if err != nil {
+		return fmt.Errorf("xinfo groups %s: %w", p.stream, err)
+	}
+	for _, g := range groups {
+		if g.Name != c.cfg.Group {
+			continue
+		}
+		at, err := parseID(g.LastDeliveredID)
+		if err != nil {
+			return err
+		}
+		if g.Pending > 0 {
+			sum, err := c.rdb.XPending(ctx, p.stream, g.Name).Result()
+			if err != nil {
+				return fmt.Errorf("xpending %s %s: %w", p.stream, g.Name, err)
+			}
+			if low, err := parseID(sum.Lower); err == nil && low.before().less(at) {
+				at = low.before()
+			}
+		}
+		p.resume.Store(&at)
+	}
+	return nil
+}
+
+// readLoop reads new events from one partition, only as many as it has
+// free slots. It holds those slots while XREADGROUP blocks, so the block
+// is kept under half of ClaimIdle: reclaim waits for a slot at most that
+// long.
+func (c *Consumer) readLoop(ctx context.Context, p *partition, dispatch func(Event, bool)) {
+	args := []string{p.stream, ">"} // only entries never delivered to this group
 	block := min(c.cfg.Block, max(c.cfg.ClaimIdle/2, 50*time.Millisecond))
-	// COUNT is per stream: split the free slots over the partitions. A
-	// read may still return up to one entry per partition more than it
-	// has slots for; those wait in awaitSlot.
 	failures := 0
 	for ctx.Err() == nil {
-		n := c.slots.take(ctx, c.cfg.Concurrency)
+		n := p.slots.take(ctx, cap(p.slots))
 		if n == 0 {
 			return
 		}
 		res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: c.cfg.Group, Consumer: c.cfg.Consumer, Streams: args,
-			Count: int64(max(1, n/len(streams))), Block: block,
+			Group: c.cfg.Group, Consumer: c.cfg.Consumer, Streams: args, Count: int64(n), Block: block,
 		}).Result()
 		for _, s := range res {
 			for _, m := range s.Messages {
-				dispatch(decodeEvent(s.Stream, m, false), n > 0)
+				dispatch(c.decode(p, m, false), n > 0)
 				n--
 			}
 		}
-		c.slots.give(max(n, 0))
+		p.slots.give(max(n, 0))
 		switch {
 		case isNil(err):
 			failures = 0
@@ -246,9 +330,9 @@ func (c *Consumer) readLoop(ctx context.Context, dispatch func(Event, bool)) {
 			if ctx.Err() != nil {
 				return
 			}
-			if isNoGroup(err) { // Redis lost its data (no persistence), or someone deleted the group
-				if gerr := c.ensureGroups(ctx); gerr != nil {
-					c.logErr("recreate consumer groups", gerr)
+			if isNoGroup(err) {
+				if gerr := c.recreateGroup(ctx, p); gerr != nil {
+					c.logErr("recreate consumer group", gerr)
 				}
 			}
 			failures++
@@ -258,6 +342,12 @@ func (c *Consumer) readLoop(ctx context.Context, dispatch func(Event, bool)) {
 		}
 		failures = 0
 	}
+}
+
+func (c *Consumer) decode(p *partition, m redis.XMessage, retry bool) Event {
+	ev := decodeEvent(p.stream, m, retry)
+	ev.Partition = p.index
+	return ev
 }
 
 // process runs the handler (retrying temporary failures in-process, see
@@ -271,7 +361,7 @@ func (c *Consumer) process(ctx, stop context.Context, ev Event) {
 		}
 		c.failed.Add(1)
 		c.log.Warn("handler failed; the event stays pending", "event", ev.ID, "job", ev.JobID, "err", err)
-		if herr := c.rdb.HSet(ctx, Errors(c.cfg.Group), ev.ID, err.Error()).Err(); herr != nil {
+		if herr := c.rdb.HSet(ctx, c.parts[ev.Partition].errors, ev.ID, err.Error()).Err(); herr != nil {
 			c.logErr("record handler error", herr)
 		}
 		return
@@ -282,7 +372,7 @@ func (c *Consumer) process(ctx, stop context.Context, ev Event) {
 	if ev.Retry {
 		// A stale entry would show a delivered event as failing in
 		// `offload eventbus stats`.
-		if err := c.rdb.HDel(ctx, Errors(c.cfg.Group), ev.ID).Err(); err != nil {
+		if err := c.rdb.HDel(ctx, c.parts[ev.Partition].errors, ev.ID).Err(); err != nil {
 			c.logErr("clear the handler error of a delivered event", err)
 		}
 	}

@@ -13,10 +13,11 @@ import (
 
 // Event is one stream entry as a handler sees it.
 type Event struct {
-	Stream string // partition stream key
-	ID     string // entry id: the event's position
-	JobID  string // "" when the entry has no id field
-	Job    job.Job
+	Stream    string // partition stream key
+	Partition int    // the stream's partition index
+	ID        string // entry id: the event's position
+	JobID     string // "" when the entry has no id field
+	Job       job.Job
 	// Err is why the entry is not a valid job (a poison event: anyone can
 	// XADD to the stream). Handlers that need the job fail with it.
 	Err error

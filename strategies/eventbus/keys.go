@@ -5,20 +5,51 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/offload/offload/internal/hashslot"
 )
 
 // Prefix starts every key the event bus writes, so a shared Redis can hold
 // other things beside it.
 const Prefix = "offload:eventbus"
 
-// Keys names every Redis key in one place. Each partition is its own
-// stream key, so Redis Cluster spreads the partitions over its slots (the
-// talk's one list per time window gained nothing from a cluster).
+// Keys names every Redis key in one place.
+//
+// The key scheme, slot-safe by design (Redis Cluster runs a multi-key
+// command only when all its keys share a hash slot):
+//
+//	offload:eventbus:events:<p>:{<tag>}            partition p's stream
+//	offload:eventbus:errors:<group>:<p>:{<tag>}    group's last handler error per entry of partition p
+//	offload:eventbus:dead:<group>                  group's dead letters (one stream)
+//	offload:eventbus:audit:<group>                 the audit handler's list
+//	offload:eventbus:job:<id>                      GET /jobs/{id} index
+//
+// <tag> is hashslot.Spread("eb<N>", N)[p] for N partitions: N tags whose
+// slots lie in N different equal parts of the slot space, which a cluster
+// of N masters (or a divisor of N) serves from different masters. So with
+// --partitions 3 on a 3-master cluster each master holds one partition,
+// and a partition's error hash sits in its stream's slot, on the same
+// master. The tags are a pure function of N, so the web side and every
+// consumer agree on them without asking the cluster. No command or
+// pipeline here needs two keys in one slot except a partition's stream and
+// its error hash; the rest are single-key commands, and XREADGROUP reads one
+// partition per call.
 type Keys struct{ Partitions int }
 
 // Stream is partition p's event log.
-func (k Keys) Stream(p int) string { return fmt.Sprintf("%s:events:%d", Prefix, p) }
+func (k Keys) Stream(p int) string {
+	return fmt.Sprintf("%s:events:%d:{%s}", Prefix, p, k.tag(p))
+}
+
+// Errors holds group's last handler error per entry id of partition p, so
+// a dead letter can say why it died. Per partition because entry ids are
+// per stream (two partitions can hand out the same id) and so that it
+// shares its stream's slot.
+func (k Keys) Errors(group string, p int) string {
+	return fmt.Sprintf("%s:errors:%s:%d:{%s}", Prefix, group, p, k.tag(p))
+}
 
 // Streams lists every partition's stream.
 func (k Keys) Streams() []string {
@@ -32,13 +63,30 @@ func (k Keys) Streams() []string {
 // StreamFor is the stream a job's event goes to: a hash of its id, so a
 // job id always lands in the same partition (and a status lookup by id
 // could find it without an index if it had to).
-func (k Keys) StreamFor(jobID string) string {
+func (k Keys) StreamFor(jobID string) string { return k.Stream(k.PartitionFor(jobID)) }
+
+// PartitionFor is the partition a job's event goes to.
+func (k Keys) PartitionFor(jobID string) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(jobID))
-	return k.Stream(int(h.Sum32() % uint32(k.partitions())))
+	return int(h.Sum32() % uint32(k.partitions()))
 }
 
 func (k Keys) partitions() int { return max(k.Partitions, 1) }
+
+func (k Keys) tag(p int) string {
+	n := k.partitions()
+	if v, ok := tagCache.Load(n); ok {
+		return v.([]string)[p]
+	}
+	tags := hashslot.Spread(fmt.Sprintf("eb%d", n), n)
+	tagCache.Store(n, tags)
+	return tags[p]
+}
+
+// tagCache keeps Spread's answer per partition count: it is pure, and
+// every read and ack names a key.
+var tagCache sync.Map
 
 // Job is the small index from a job id to its event (stream and entry id),
 // for GET /jobs/{id}. It expires after IndexTTL so it does not grow forever.
@@ -46,10 +94,6 @@ func Job(id string) string { return Prefix + ":job:" + id }
 
 // DeadLetters is the stream of events a group gave up on, with the reason.
 func DeadLetters(group string) string { return Prefix + ":dead:" + group }
-
-// Errors holds a group's last handler error per entry id, so a dead letter
-// can say why it died.
-func Errors(group string) string { return Prefix + ":errors:" + group }
 
 // AuditLog is the list the audit handler appends every event to.
 func AuditLog(group string) string { return Prefix + ":audit:" + group }

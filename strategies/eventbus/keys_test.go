@@ -3,6 +3,8 @@ package eventbus
 import (
 	"testing"
 	"time"
+
+	"github.com/offload/offload/internal/hashslot"
 )
 
 func TestParseFrom(t *testing.T) {
@@ -76,5 +78,21 @@ func TestStreamForIsStableAndSpreads(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Fatalf("400 ids landed in %d of 4 partitions: %v", len(seen), seen)
+	}
+}
+
+// Three partitions fall in three different thirds of the slot space (the
+// ranges `redis-cli --cluster create` gives three masters), and each
+// partition's error hash shares its stream's slot.
+func TestPartitionSlots(t *testing.T) {
+	k := Keys{Partitions: 3}
+	for p := range 3 {
+		s := hashslot.Slot(k.Stream(p))
+		if third := s * 3 / hashslot.Slots; third != p {
+			t.Errorf("partition %d: %s in slot %d, third %d", p, k.Stream(p), s, third)
+		}
+		if e := hashslot.Slot(k.Errors("email", p)); e != s {
+			t.Errorf("partition %d: errors key in slot %d, stream in %d", p, e, s)
+		}
 	}
 }

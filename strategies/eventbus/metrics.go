@@ -20,10 +20,10 @@ type Collector struct {
 
 // NewCollector returns a prometheus.Collector over the event bus in rdb.
 func NewCollector(rdb redis.UniversalClient, keys Keys) *Collector {
-	sg := []string{"stream", "group"}
+	sg := []string{"stream", "node", "group"}
 	return &Collector{
 		rdb: rdb, keys: keys,
-		length:    prometheus.NewDesc("offload_eventbus_stream_length", "Entries retained in the stream.", []string{"stream"}, nil),
+		length:    prometheus.NewDesc("offload_eventbus_stream_length", "Entries retained in the stream; node is the master that holds it.", []string{"stream", "node"}, nil),
 		lag:       prometheus.NewDesc("offload_eventbus_group_lag", "Entries not yet delivered to the group.", sg, nil),
 		pending:   prometheus.NewDesc("offload_eventbus_group_pending", "Entries delivered to the group and not yet acknowledged.", sg, nil),
 		oldest:    prometheus.NewDesc("offload_eventbus_group_oldest_pending_seconds", "Idle time of the group's lowest pending entry.", sg, nil),
@@ -50,12 +50,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	dead := map[string]int64{}
 	for _, s := range stats {
-		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(s.Length), s.Stream)
+		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(s.Length), s.Stream, s.Node)
 		for _, g := range s.Groups {
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag), s.Stream, g.Name)
-			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(g.Pending), s.Stream, g.Name)
-			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, g.OldestPendingIdle.Seconds(), s.Stream, g.Name)
-			ch <- prometheus.MustNewConstMetric(c.consumers, prometheus.GaugeValue, float64(g.Consumers), s.Stream, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag), s.Stream, s.Node, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(g.Pending), s.Stream, s.Node, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, g.OldestPendingIdle.Seconds(), s.Stream, s.Node, g.Name)
+			ch <- prometheus.MustNewConstMetric(c.consumers, prometheus.GaugeValue, float64(g.Consumers), s.Stream, s.Node, g.Name)
 			dead[g.Name] = g.DeadLetters
 		}
 	}

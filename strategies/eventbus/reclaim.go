@@ -14,7 +14,10 @@ import (
 // "handlers run before the offset is safe": the offset (the group's cursor)
 // moves on delivery, but an entry is only done when acknowledged, and
 // until then Redis keeps it in the group's pending list.
-func (c *Consumer) reclaimLoop(ctx context.Context, dispatch func(Event, bool)) {
+//
+// Each tick also notes where the group would have to be re-created should
+// its master lose it (observe), one partition per loop.
+func (c *Consumer) reclaimLoop(ctx context.Context, p *partition, dispatch func(Event, bool)) {
 	t := time.NewTicker(max(c.cfg.ClaimIdle/2, 50*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -23,28 +26,30 @@ func (c *Consumer) reclaimLoop(ctx context.Context, dispatch func(Event, bool)) 
 			return
 		case <-t.C:
 		}
-		for _, s := range c.keys.Streams() {
-			if err := c.reclaim(ctx, s, dispatch); err != nil && ctx.Err() == nil {
-				c.logErr("reclaim", err)
-			}
+		if err := c.reclaim(ctx, p, dispatch); err != nil && ctx.Err() == nil {
+			c.logErr("reclaim", err)
+		}
+		if err := c.observe(ctx, p); err != nil && ctx.Err() == nil {
+			c.logErr("observe the group", err)
 		}
 	}
 }
 
-// reclaim runs one round on one stream. It claims only as many entries as
+// reclaim runs one round on one partition. It claims only as many entries as
 // it has free slots for, so that what it claims is handled at once, well
 // before ClaimIdle runs out again (otherwise another consumer would claim
 // it a second time).
-func (c *Consumer) reclaim(ctx context.Context, stream string, dispatch func(Event, bool)) error {
+func (c *Consumer) reclaim(ctx context.Context, p *partition, dispatch func(Event, bool)) error {
+	stream := p.stream
 	stale, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 		Stream: stream, Group: c.cfg.Group, Idle: c.cfg.ClaimIdle, Start: "-", End: "+", Count: 100,
 	}).Result()
 	if err != nil {
 		return fmt.Errorf("xpending %s: %w", stream, err)
 	}
-	for _, p := range stale {
-		if p.RetryCount >= int64(c.cfg.MaxDeliveries) {
-			if err := c.deadLetter(ctx, stream, p); err != nil {
+	for _, pe := range stale {
+		if pe.RetryCount >= int64(c.cfg.MaxDeliveries) {
+			if err := c.deadLetter(ctx, p, pe); err != nil {
 				return err
 			}
 		}
@@ -52,7 +57,7 @@ func (c *Consumer) reclaim(ctx context.Context, stream string, dispatch func(Eve
 	if len(stale) == 0 {
 		return nil // nothing idle long enough: do not wait for a slot
 	}
-	n := c.slots.take(ctx, c.cfg.Concurrency)
+	n := p.slots.take(ctx, cap(p.slots))
 	if n == 0 {
 		return nil
 	}
@@ -60,14 +65,14 @@ func (c *Consumer) reclaim(ctx context.Context, stream string, dispatch func(Eve
 		Stream: stream, Group: c.cfg.Group, Consumer: c.cfg.Consumer,
 		MinIdle: c.cfg.ClaimIdle, Start: "0-0", Count: int64(n),
 	}).Result()
-	c.slots.give(n - len(msgs))
+	p.slots.give(n - len(msgs))
 	if err != nil {
 		return fmt.Errorf("xautoclaim %s: %w", stream, err)
 	}
 	for _, m := range msgs {
 		c.claimed.Add(1)
 		c.log.Info("claimed a pending event", "event", m.ID)
-		dispatch(decodeEvent(stream, m, true), true)
+		dispatch(c.decode(p, m, true), true)
 	}
 	return nil
 }
@@ -77,15 +82,15 @@ func (c *Consumer) reclaim(ctx context.Context, stream string, dispatch func(Eve
 // owner (it resets the idle time, so a second consumer's claim fails): two
 // consumers never dead-letter the same entry. Written before the ack, so a
 // crash in between leaves a duplicate dead letter, never a lost one.
-func (c *Consumer) deadLetter(ctx context.Context, stream string, p redis.XPendingExt) error {
-	g := c.cfg.Group
+func (c *Consumer) deadLetter(ctx context.Context, part *partition, p redis.XPendingExt) error {
+	g, stream := c.cfg.Group, part.stream
 	owned, err := c.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
 		Stream: stream, Group: g, Consumer: c.cfg.Consumer, MinIdle: c.cfg.ClaimIdle, Messages: []string{p.ID},
 	}).Result()
 	if err != nil || len(owned) == 0 {
 		return err
 	}
-	reason, err := c.rdb.HGet(ctx, Errors(g), p.ID).Result()
+	reason, err := c.rdb.HGet(ctx, part.errors, p.ID).Result()
 	if err != nil {
 		if !isNil(err) {
 			return fmt.Errorf("read last error of %s: %w", p.ID, err)
@@ -109,7 +114,7 @@ func (c *Consumer) deadLetter(ctx context.Context, stream string, p redis.XPendi
 	}
 	pipe := c.rdb.Pipeline()
 	pipe.XAck(ctx, stream, g, p.ID)
-	pipe.HDel(ctx, Errors(g), p.ID)
+	pipe.HDel(ctx, part.errors, p.ID)
 	if jobID != "" && c.rdb.Exists(ctx, Job(jobID)).Val() == 1 {
 		pipe.HSet(ctx, Job(jobID), "dead:"+g, reason)
 	}

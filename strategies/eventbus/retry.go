@@ -140,7 +140,7 @@ func (c *Consumer) awaitSlot(ctx context.Context, ev Event) bool {
 	defer t.Stop()
 	for {
 		select {
-		case <-c.slots:
+		case <-c.parts[ev.Partition].slots:
 			return true
 		case <-ctx.Done():
 			return false

@@ -8,12 +8,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/redisconn"
 )
 
 // StreamStats is one partition's state, for `offload eventbus stats` and
 // /metrics.
 type StreamStats struct {
-	Stream  string       `json:"stream"`
+	Stream string `json:"stream"`
+	// Node is the master that holds the partition (host:port).
+	Node    string       `json:"node"`
 	Length  int64        `json:"length"`
 	FirstID string       `json:"first_id,omitempty"`
 	LastID  string       `json:"last_id,omitempty"`
@@ -55,6 +59,11 @@ func Stats(ctx context.Context, rdb redis.UniversalClient, keys Keys) ([]StreamS
 
 func streamStats(ctx context.Context, rdb redis.UniversalClient, stream string) (StreamStats, error) {
 	st := StreamStats{Stream: stream, Groups: []GroupStats{}}
+	node, err := redisconn.MasterAddr(ctx, rdb, stream)
+	if err != nil {
+		return st, err
+	}
+	st.Node = node
 	n, err := rdb.XLen(ctx, stream).Result()
 	if err != nil {
 		return st, fmt.Errorf("xlen %s: %w", stream, err)
