@@ -105,10 +105,25 @@ func (r *replicated) inject(ctx context.Context) (string, string, error) {
 			s.Master.Addr(), s.Master.PID(), failoverKey, lag, s.Replicas[0].Addr()), s.Master.Kill()
 	}
 	m := r.pair.Master
+	r.pair.Hold()
+	if err := (RealClock{}).SleepUntil(ctx, time.Now().Add(replicaBehind)); err != nil {
+		r.pair.Release()
+		return "", "", err
+	}
 	lag := lagNote(ctx, m, r.pair.Replica)
-	return "redis-master", fmt.Sprintf("SIGKILL the master %s (pid %d)%s; the harness then promotes replica %s (REPLICAOF NO ONE) and re-points the endpoint",
-		m.Addr(), m.PID(), lag, r.pair.Replica.Addr()), m.Kill()
+	return "redis-master", fmt.Sprintf("hold the replication link %v (the replica falls behind), then SIGKILL the master %s (pid %d)%s; the harness then promotes replica %s (REPLICAOF NO ONE) and re-points the endpoint",
+		replicaBehind, m.Addr(), m.PID(), lag, r.pair.Replica.Addr()), m.Kill()
 }
+
+// replicaBehind is how far behind the pair's replica is when its master
+// is killed. On loopback a replica is never behind, so a failover there
+// loses nothing whatever the durability; across a real network, under
+// load, a replica lags by a round trip or more, and a failover loses what
+// the master acknowledged in that time. The pair variants hold the
+// replication link this long before the kill to show that loss, and what
+// --durable wait does about it. The cluster variants do not hold: they
+// show the loopback case.
+const replicaBehind = 300 * time.Millisecond
 
 // lagNote is the evidence for a failover that lost nothing: how far behind
 // the replica was, as the master last heard, just before the kill.

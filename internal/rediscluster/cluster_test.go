@@ -143,3 +143,50 @@ func TestPairFailoverRepointsEndpoint(t *testing.T) {
 		t.Fatalf("endpoint reaches a %v (%v), want the promoted master", role, err)
 	}
 }
+
+// A held replication link is a replica behind its master: WAIT times out,
+// Release catches it up, and a failover while held loses exactly what the
+// master acknowledged meanwhile, which is the loss asynchronous
+// replication allows and a loopback link never shows.
+func TestPairHoldLosesAcknowledgedWritesOnFailover(t *testing.T) {
+	ctx := context.Background()
+	p := itest.Pair(t, rediscluster.Config{})
+	rdb := redis.NewClient(&redis.Options{Addr: p.Endpoint(), MaxRetries: 3})
+	defer rdb.Close()
+	push := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := rdb.RPush(ctx, "l", i).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	push(0, 50)
+	if n, err := rdb.Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 before the hold = %d, %v", n, err)
+	}
+	p.Hold()
+	push(50, 60)
+	if n, err := rdb.Do(ctx, "WAIT", 1, 200).Int(); err != nil || n != 0 {
+		t.Fatalf("WAIT 1 while held = %d, %v; want 0 (the replica is behind)", n, err)
+	}
+	if gap, err := rediscluster.ReplicationGap(ctx, p.Master, p.Replica); err != nil || gap == 0 {
+		t.Fatalf("replication gap while held = %d, %v; want > 0", gap, err)
+	}
+	p.Release()
+	if n, err := rdb.Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 after release = %d, %v", n, err)
+	}
+	p.Hold()
+	push(60, 80) // acknowledged by the master, held from the replica
+	if _, err := p.Failover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	var err error
+	if !itest.Poll(5*time.Second, func() bool { n, err = rdb.LLen(ctx, "l").Result(); return err == nil }) {
+		t.Fatalf("after failover: %v", err)
+	}
+	if n != 60 {
+		t.Fatalf("after failover LLEN = %d, want 60: the 20 writes acknowledged while held are lost, the rest kept", n)
+	}
+}

@@ -25,6 +25,7 @@ type Pair struct {
 	old             *Node   // the master Failover or Promote replaced
 	dir             string
 	ep              *endpoint
+	link            *link // the replica's replication stream, through here (link.go)
 }
 
 // StartPair starts a master and a replica of it, waits until the replica
@@ -48,7 +49,10 @@ func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 		return nil, fmt.Errorf("pair master: %w", err)
 	}
 	p.all = []*Node{p.Master}
-	host, port, _ := net.SplitHostPort(p.Master.Addr())
+	if p.link, err = newLink(p.Master.Addr()); err != nil {
+		return nil, err
+	}
+	host, port := p.link.hostPort()
 	if p.Replica, err = startNode(ctx, filepath.Join(dir, "replica"), cfg, []string{"--replicaof", host, port}); err != nil {
 		return nil, fmt.Errorf("pair replica: %w", err)
 	}
@@ -88,6 +92,15 @@ func (p *Pair) Endpoint() string { return p.ep.addr() }
 
 // URL is redis://<endpoint>/0.
 func (p *Pair) URL() string { return "redis://" + p.Endpoint() + "/0" }
+
+// Hold makes the replica fall behind: the master's replication stream
+// stops reaching it, while the master goes on acknowledging writes, as
+// over a slow or congested link. A failover while held loses what the
+// master acknowledged meanwhile; Release forwards it instead.
+func (p *Pair) Hold() { p.link.hold() }
+
+// Release ends a Hold: the replica gets everything the master sent.
+func (p *Pair) Release() { p.link.release() }
 
 // Failover SIGKILLs the master, promotes the replica with REPLICAOF NO ONE
 // and re-points the endpoint. It returns how long the promotion took.
@@ -149,6 +162,9 @@ func (p *Pair) Reattach(ctx context.Context, d time.Duration) error {
 func (p *Pair) Close() {
 	if p.ep != nil {
 		p.ep.close()
+	}
+	if p.link != nil {
+		p.link.close()
 	}
 	for _, n := range p.all {
 		n.srv.Close()
