@@ -66,6 +66,11 @@ func Markdown(f *results.File, charts []Chart) []byte {
 		writeMarkdownTable(&b, t, true)
 		b.WriteString("\n" + capacityNote + "\n")
 	}
+	if t := DurabilityTable(f); len(t.Rows) > 0 {
+		b.WriteString("\n## Durability under a failover\n\n")
+		writeMarkdownTable(&b, t, true)
+		b.WriteString("\n" + durabilityNote + "\n")
+	}
 	b.WriteString("\n## Verdicts\n\n")
 	for _, v := range Verdicts(f) {
 		fmt.Fprintf(&b, "### %s\n\n", v.Series.Label())
