@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/netcut"
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/internal/redisproc"
@@ -97,6 +98,35 @@ func Pair(t testing.TB, cfg rediscluster.Config) *rediscluster.Pair {
 func needCluster(t testing.TB) {
 	t.Helper()
 	if err := rediscluster.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skip(err.Error())
+	}
+}
+
+// Netns makes a network namespace joined to the host for t (netcut.New)
+// and removes it at cleanup, failing t if any of it is left.
+func Netns(t testing.TB) *netcut.Net {
+	t.Helper()
+	NeedNetns(t)
+	n, err := netcut.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+// NeedNetns skips t where network namespaces cannot be made (not root, no
+// ip command), except under CI=true, where that is a failure.
+func NeedNetns(t testing.TB) {
+	t.Helper()
+	if err := netcut.Available(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and %v", err)
 		}
