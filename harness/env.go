@@ -80,7 +80,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		e.endpoint = "tcp://127.0.0.1:" + strconv.Itoa(zp)
 	}
 	if cfg.Variant.Broker != "" {
-		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker); err != nil {
+		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker, cfg.Entry.FailoverKey); err != nil {
 			return nil, err
 		}
 		e.all = append(e.all, e.failover.processes()...)

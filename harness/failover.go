@@ -9,7 +9,6 @@ import (
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/strategies/catalog"
-	"github.com/offload/offload/strategies/queue/resque"
 )
 
 // replicated is a variant's Redis with replicas, and the broker-failover
@@ -22,7 +21,10 @@ import (
 type replicated struct {
 	cluster *rediscluster.Cluster
 	pair    *rediscluster.Pair
-	killed  rediscluster.Shard // cluster: the shard whose master was killed
+	// key holds jobs (the catalog entry's FailoverKey): a cluster's
+	// broker-failover kills the master that serves it.
+	key    string
+	killed rediscluster.Shard // cluster: the shard whose master was killed
 	// rejoined ends when the killed master is back as a replica (or failed
 	// to be); close waits for it.
 	rejoined chan struct{}
@@ -31,13 +33,11 @@ type replicated struct {
 	took   time.Duration
 }
 
-// failoverKey is a key of the queue's first shard (the namespace the
-// bench's queue variants use, spread over three): its master holds a third
-// of the jobs, and that is the master killed.
-var failoverKey = resque.ShardNamespaces(resque.DefaultNamespace, 3)[0] + ":queue:email"
-
-func startReplicated(ctx context.Context, kind string) (*replicated, error) {
-	r := &replicated{}
+func startReplicated(ctx context.Context, kind, key string) (*replicated, error) {
+	if kind == catalog.BrokerCluster && key == "" {
+		return nil, fmt.Errorf("a cluster broker needs the catalog entry's FailoverKey: which master holds the jobs")
+	}
+	r := &replicated{key: key}
 	var err error
 	switch kind {
 	case catalog.BrokerCluster:
@@ -95,14 +95,14 @@ func (r *replicated) inject(ctx context.Context) (string, string, error) {
 		return "", "", fmt.Errorf("no replicated broker in this run (a cluster or replica variant)")
 	}
 	if r.cluster != nil {
-		s, err := r.cluster.ShardOf(ctx, failoverKey)
+		s, err := r.cluster.ShardOf(ctx, r.key)
 		if err != nil {
 			return "", "", err
 		}
 		r.killed = s
 		lag := lagNote(ctx, s.Master, s.Replicas[0])
 		return "redis-master", fmt.Sprintf("SIGKILL the cluster master %s (pid %d) serving %s%s; its replica %s takes over (cluster-node-timeout 500ms)",
-			s.Master.Addr(), s.Master.PID(), failoverKey, lag, s.Replicas[0].Addr()), s.Master.Kill()
+			s.Master.Addr(), s.Master.PID(), r.key, lag, s.Replicas[0].Addr()), s.Master.Kill()
 	}
 	m := r.pair.Master
 	r.pair.Hold()

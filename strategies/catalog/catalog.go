@@ -50,13 +50,19 @@ type Entry struct {
 	Redis             bool
 	NoRedisTransports []string
 	// Durable: the strategy stores jobs in Redis and honours --durable
-	// wait (a 202 only once a replica has the job).
+	// wait (a 202 only once a replica has the job); --durable wait is
+	// refused for the others.
 	Durable bool
 	// ClusterArgs spread the strategy over a cluster's masters (--shards 3,
 	// --partitions 3): offload run --redis-cluster and the bench's cluster
 	// variants give them to the web process and every worker, unless the
 	// user set the flag.
 	ClusterArgs []string
+	// FailoverKey is a key that holds jobs once ClusterArgs spread the
+	// strategy over a cluster (the first queue shard, the first event
+	// partition): the bench's broker-failover kills the master that
+	// serves it, so the fault hits a master with work on it.
+	FailoverKey string
 
 	// Extra are fixed further `offload work` processes, one each whatever
 	// the worker count: role -> arguments added to the common ones (the

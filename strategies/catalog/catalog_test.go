@@ -41,6 +41,9 @@ func TestEntriesAreComplete(t *testing.T) {
 			if s := e.SeriesStyle(v); s.Color != e.Style.Color || len(s.Dash) == 0 {
 				t.Errorf("%s %s: style %+v, want the strategy's colour, dashed", e.Name, v.Name, s)
 			}
+			if v.Broker == BrokerCluster && (e.FailoverKey == "" || len(e.ClusterArgs) == 0) {
+				t.Errorf("%s %s: a cluster variant needs ClusterArgs and a FailoverKey (the key whose master broker-failover kills)", e.Name, v.Name)
+			}
 			if len(v.Scenarios) > 0 && v.Why == "" {
 				t.Errorf("%s %s: runs only some scenarios without saying why", e.Name, v.Name)
 			}

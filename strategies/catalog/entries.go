@@ -7,6 +7,7 @@ import (
 	"github.com/offload/offload/strategies/localipc"
 	"github.com/offload/offload/strategies/pubsub"
 	"github.com/offload/offload/strategies/queue"
+	"github.com/offload/offload/strategies/queue/resque"
 )
 
 // inWebProcess is why worker and broker faults make no sense when the job
@@ -72,6 +73,7 @@ var entries = []Entry{
 		New:         queue.New, WebFlags: queue.WebFlags, Worker: queue.Worker, Redis: true, Durable: true,
 		// One hash-tagged shard per master of the bench's 3-master cluster.
 		ClusterArgs: []string{"--shards", "3"},
+		FailoverKey: resque.ShardNamespaces(resque.DefaultNamespace, 3)[0] + ":queue:" + queue.Queue,
 		// A silent worker's jobs are reclaimed after --reclaim-after
 		// (default 15s) and a failed send retried after --backoff (default
 		// 1s, doubling): shortened so recovery fits inside a run's drain
@@ -96,13 +98,24 @@ var entries = []Entry{
 	{
 		Name:        "eventbus",
 		Description: "appends an event to a Redis Stream; each handler is a consumer group; replayable",
-		New:         eventbus.New, WebFlags: eventbus.WebFlags, Worker: eventbus.Worker, Redis: true,
+		New:         eventbus.New, WebFlags: eventbus.WebFlags, Worker: eventbus.Worker, Redis: true, Durable: true,
+		// One hash-tagged partition per master of the bench's 3-master
+		// cluster; partition 0 holds a third of the events.
+		ClusterArgs: []string{"--partitions", "3"},
+		FailoverKey: eventbus.Keys{Partitions: 3}.Stream(0),
 		// Temporary failures are retried in process after --backoff
 		// (default 200ms, doubling); a dead consumer's entries are claimed
 		// after --claim-idle (default 30s), shortened for the bench.
 		BenchWorkerArgs: []string{"--group", "email", "--handler", "email", "--claim-idle", "1s"},
 		Extra:           map[string][]string{"audit": {"--group", "audit", "--handler", "audit"}},
-		Style:           Style{Color: "#009E73"}, // bluish green
-		Command:         &Command{Summary: "inspect the event bus (stats) or replay one handler's history (replay)", Run: eventbus.Command},
+		// What a failover costs the log, and what WAIT buys back, as for
+		// the queue.
+		Variants: []Variant{
+			{Name: "cluster", Broker: BrokerCluster, Scenarios: clusterScenarios, Why: clusterWhy},
+			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--durable", "wait"},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{6, 2}}},
+		},
+		Style:   Style{Color: "#009E73"}, // bluish green
+		Command: &Command{Summary: "inspect the event bus (stats) or replay one handler's history (replay)", Run: eventbus.Command},
 	},
 }

@@ -12,15 +12,17 @@ import (
 
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/redisconn"
+	"github.com/offload/offload/internal/replwait"
 	"github.com/offload/offload/strategies"
 )
 
 // Bus is the web side: it appends each job as an event. Build it with New.
 type Bus struct {
-	rdb  redis.UniversalClient
-	keys Keys
-	log  *slog.Logger
-	url  string
+	rdb     redis.UniversalClient
+	keys    Keys
+	durable replwait.Policy
+	log     *slog.Logger
+	url     string
 }
 
 var (
@@ -64,6 +66,10 @@ func New(cfg strategies.Config) (strategies.Strategy, error) { return NewWith(cf
 // NewWith connects to cfg.RedisURL and pings it, so a wrong or unreachable
 // Redis is one clear error at start instead of a 503 on every request.
 func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
+	durable, err := replwait.FromFlag(cfg.Durable)
+	if err != nil {
+		return nil, fmt.Errorf("eventbus: %w", err)
+	}
 	rdb, err := Connect(context.Background(), cfg.RedisURL)
 	if err != nil {
 		return nil, err
@@ -72,7 +78,7 @@ func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{rdb: rdb, keys: Keys{Partitions: o.Partitions}, log: log, url: cfg.RedisURL}
+	b := &Bus{rdb: rdb, keys: Keys{Partitions: o.Partitions}, durable: durable, log: log, url: cfg.RedisURL}
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics.Register(NewCollector(rdb, b.keys)); err != nil {
 			_ = rdb.Close()
@@ -98,12 +104,13 @@ func Connect(ctx context.Context, url string) (redis.UniversalClient, error) {
 func (b *Bus) Name() string { return "eventbus" }
 
 // Submit appends the event through the blocking pool and answers 202 with
-// the event's position only once Redis has stored it.
+// the event's position only once Redis has stored it (with --durable wait:
+// once a replica of the partition's master has it too).
 func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
 	var pos Position
 	rt.Blocking(func() error {
 		var err error
-		pos, err = Publish(context.Background(), b.rdb, b.keys, j)
+		pos, err = PublishDurable(context.Background(), b.rdb, b.keys, b.durable, j)
 		return err
 	}, func(err error) {
 		if err != nil {
@@ -126,12 +133,32 @@ type Position struct {
 // the truth, the index only serves GET /jobs/{id}. If the index write
 // fails the event is still stored and Publish still succeeds.
 func Publish(ctx context.Context, rdb redis.UniversalClient, keys Keys, j job.Job) (Position, error) {
+	return PublishDurable(ctx, rdb, keys, replwait.Policy{}, j)
+}
+
+// PublishDurable is Publish that, with a policy that waits, succeeds only
+// once that many replicas of the partition's master hold the XADD: the
+// XADD and WAIT go in one pipeline on that master's connection
+// (internal/replwait). A refused one (replwait.ErrNotReplicated) may still
+// be on the master and delivered; a client that retries it gets a second
+// event, never a lost one it was told was stored.
+func PublishDurable(ctx context.Context, rdb redis.UniversalClient, keys Keys, durable replwait.Policy, j job.Job) (Position, error) {
 	payload, err := json.Marshal(j)
 	if err != nil {
 		return Position{}, fmt.Errorf("encode job %s: %w", j.ID, err)
 	}
 	stream := keys.StreamFor(j.ID)
-	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{fieldID, j.ID, fieldJob, payload}}).Result()
+	add := &redis.XAddArgs{Stream: stream, Values: []any{fieldID, j.ID, fieldJob, payload}}
+	var id string
+	if durable.On() {
+		var cmd *redis.StringCmd // filled by the pipeline's Exec, if it ran
+		err = replwait.Write(ctx, rdb, stream, durable, func(p redis.Pipeliner) { cmd = p.XAdd(ctx, add) })
+		if err == nil {
+			id = cmd.Val()
+		}
+	} else {
+		id, err = rdb.XAdd(ctx, add).Result()
+	}
 	if err != nil {
 		return Position{}, fmt.Errorf("xadd %s: %w", stream, err)
 	}
