@@ -2,14 +2,10 @@ package rediscluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"time"
 )
 
@@ -25,7 +21,7 @@ type Pair struct {
 	old             *Node   // the master Failover or Promote replaced
 	dir             string
 	ep              *endpoint
-	link            *link // the replica's replication stream, through here (link.go)
+	link            *endpoint // the replica's replication stream, through here (forward.go)
 }
 
 // StartPair starts a master and a replica of it, waits until the replica
@@ -49,10 +45,10 @@ func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 		return nil, fmt.Errorf("pair master: %w", err)
 	}
 	p.all = []*Node{p.Master}
-	if p.link, err = newLink(p.Master.Addr()); err != nil {
+	if p.link, err = newEndpoint(p.Master.Addr()); err != nil {
 		return nil, err
 	}
-	host, port := p.link.hostPort()
+	host, port, _ := net.SplitHostPort(p.link.addr())
 	if p.Replica, err = startNode(ctx, filepath.Join(dir, "replica"), cfg, []string{"--replicaof", host, port}); err != nil {
 		return nil, fmt.Errorf("pair replica: %w", err)
 	}
@@ -173,79 +169,4 @@ func (p *Pair) Close() {
 		_ = os.RemoveAll(p.dir)
 		p.dir = ""
 	}
-}
-
-// endpoint is a TCP forwarder whose target can be changed: the stand-in
-// for a managed Redis's DNS name. Re-pointing closes every open
-// connection, so no client keeps talking to the old master.
-type endpoint struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	target string
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newEndpoint(target string) (*endpoint, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("endpoint: %w", err)
-	}
-	e := &endpoint{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	e.wg.Go(e.accept)
-	return e, nil
-}
-
-func (e *endpoint) addr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.ln.Addr().(*net.TCPAddr).Port))
-}
-
-func (e *endpoint) accept() {
-	for {
-		c, err := e.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		e.mu.Lock()
-		target := e.target
-		e.mu.Unlock()
-		up, err := net.DialTimeout("tcp", target, time.Second)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		e.mu.Lock()
-		e.conns[c], e.conns[up] = struct{}{}, struct{}{}
-		e.mu.Unlock()
-		e.wg.Go(func() { e.pipe(c, up) })
-		e.wg.Go(func() { e.pipe(up, c) })
-	}
-}
-
-func (e *endpoint) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-	_ = src.Close()
-	e.mu.Lock()
-	delete(e.conns, dst)
-	delete(e.conns, src)
-	e.mu.Unlock()
-}
-
-func (e *endpoint) point(target string) {
-	e.mu.Lock()
-	e.target = target
-	for c := range e.conns {
-		_ = c.Close()
-	}
-	e.mu.Unlock()
-}
-
-func (e *endpoint) close() {
-	_ = e.ln.Close()
-	e.point("")
-	e.wg.Wait()
 }
