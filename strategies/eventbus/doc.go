@@ -36,8 +36,10 @@
 //     single XTRIM on the same key, done by the consumers; no partition keys
 //     to find and delete.
 //   - "Storing more events to a single key gains nothing from redis-cluster":
-//     --partitions N writes N stream keys chosen by a hash of the job id, so
-//     a cluster spreads them over its slots (order holds per partition).
+//     --partitions N writes N stream keys chosen by a hash of the job id,
+//     each with a hash tag that puts it on a different master (keys.go), so
+//     a cluster spreads the work over its masters (order holds per
+//     partition).
 //   - Handlers ran before the offset was safe (eventr incremented the
 //     counter on read, so a crash mid-handler lost the event): a delivered
 //     entry stays pending until XACK, and XAUTOCLAIM re-delivers it.
@@ -57,6 +59,19 @@
 // IndexTTL. While Redis is down the web side answers 503; a 503 whose XADD
 // did reach Redis before the connection broke means a client retry stores
 // the event twice.
+//
+// On a Redis Cluster every command names one stream, so nothing is
+// CROSSSLOT: a consumer reads, claims and trims each partition in its own
+// loop, on the master that holds it. After a failover (a master killed,
+// its replica promoted) the clients find the new master within a second
+// and carry on; the groups were replicated with the stream. What the
+// replica had not received is gone: events answered 202 (unless --durable
+// wait, which answers 202 only once a replica acknowledged the XADD) and
+// acks (those events are delivered again). A group missing after all
+// (NOGROUP) is re-created below the lowest entry it last still needed:
+// duplicates, not losses. While a partition's master is away, that
+// partition answers 503 and the others go on; with --durable wait it also
+// answers 503 until the promoted master has a replica again.
 //
 // What the harness shows: 202s at XADD speed, zero lost jobs on worker
 // crash (with duplicates counted), recovery after a Redis restart with
