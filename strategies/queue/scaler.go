@@ -66,7 +66,8 @@ func decide(blocked bool, size, busy, lo, hi int) (delta int, reason string) {
 
 func (s *scaler) check() {
 	snap := s.mon.Snapshot()
-	blocked := snap.Blocks > s.blocks
+	blocks := snap.Blocks - s.blocks // stalls since the last check: what the rule reads
+	blocked := blocks > 0
 	s.blocks = snap.Blocks
 	size, busy := s.k.Size(), s.k.Busy()
 	delta, reason := decide(blocked, size, busy, s.o.Min, s.o.Max)
@@ -79,5 +80,5 @@ func (s *scaler) check() {
 		dir = "down"
 	}
 	s.changes.WithLabelValues(dir, reason).Inc()
-	s.log.Info("multi-worker resized", "from", size, "to", size+delta, "reason", reason, "busy", busy, "lag_max_ms", snap.Max)
+	s.log.Info("multi-worker resized", "from", size, "to", size+delta, "reason", reason, "busy", busy, "stalls", blocks, "block_threshold_ms", snap.BlockThresholdMS)
 }
