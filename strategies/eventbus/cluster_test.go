@@ -235,6 +235,11 @@ func TestClusterFailoverDurableWait(t *testing.T) {
 	if sh.Master == killed {
 		t.Fatalf("%s is still served by the killed master", stream0)
 	}
+	// Stats follow the partition to its new master.
+	itest.Eventually(t, 10*time.Second, "stats to name the new master of "+stream0, func() bool {
+		st, err := eventbus.Stats(ctx, rdb, clusterKeys)
+		return err == nil && st[0].Node == sh.Master.Addr()
+	})
 	master := redis.NewClient(&redis.Options{Addr: sh.Master.Addr()})
 	defer master.Close()
 	groups, err := master.XInfoGroups(ctx, stream0).Result()

@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -53,21 +54,27 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	stats, err := Stats(ctx, rdb, keys)
-	if err != nil {
+	if len(stats) == 0 {
 		return err
 	}
+	// The partitions that could be read are shown even when one could not
+	// (its master is away); the error still makes the exit status non-zero.
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(stats)
+		return errors.Join(enc.Encode(stats), err)
 	}
-	return printStats(stdout, stats)
+	return errors.Join(printStats(stdout, stats), err)
 }
 
 func printStats(w io.Writer, stats []StreamStats) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tNODE\tLENGTH\tFIRST\tLAST\tGROUP\tCONSUMERS\tLAG\tPENDING\tOLDEST PENDING\tDEAD")
 	for _, s := range stats {
+		if s.Error != "" {
+			fmt.Fprintf(tw, "%s\t%s\tunreadable: %s\t\t\t\t\t\t\t\t\n", s.Stream, s.Node, s.Error)
+			continue
+		}
 		if len(s.Groups) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t-\t\t\t\t\t\n", s.Stream, s.Node, s.Length, s.FirstID, s.LastID)
 		}

@@ -42,14 +42,19 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	// One partition's master being away (a failover) still leaves the
+	// others' gauges; up says 0 until every partition reads again.
 	stats, err := Stats(ctx, c.rdb, c.keys)
+	up := 1.0
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
+		up = 0
 	}
-	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
 	dead := map[string]int64{}
 	for _, s := range stats {
+		if s.Error != "" {
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(s.Length), s.Stream, s.Node)
 		for _, g := range s.Groups {
 			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(g.Lag), s.Stream, s.Node, g.Name)

@@ -22,6 +22,8 @@ type StreamStats struct {
 	FirstID string       `json:"first_id,omitempty"`
 	LastID  string       `json:"last_id,omitempty"`
 	Groups  []GroupStats `json:"groups"`
+	// Error is why the partition could not be read ("" when it was).
+	Error string `json:"error,omitempty"`
 }
 
 // GroupStats is one consumer group (one handler) on one stream.
@@ -44,17 +46,21 @@ type GroupStats struct {
 const lagScanLimit = 10000
 
 // Stats reads every partition's state. A stream that does not exist yet
-// reports length 0 and no groups.
+// reports length 0 and no groups. A partition that cannot be read (its
+// master is down, mid-failover) does not hide the others: it is listed
+// with Error set, and the returned error joins every such failure.
 func Stats(ctx context.Context, rdb redis.UniversalClient, keys Keys) ([]StreamStats, error) {
 	var out []StreamStats
+	var errs []error
 	for _, s := range keys.Streams() {
 		st, err := streamStats(ctx, rdb, s)
 		if err != nil {
-			return nil, err
+			st = StreamStats{Stream: s, Node: st.Node, Groups: []GroupStats{}, Error: err.Error()}
+			errs = append(errs, err)
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 func streamStats(ctx context.Context, rdb redis.UniversalClient, stream string) (StreamStats, error) {
