@@ -143,6 +143,24 @@ func Start(cfg Config) (*Sink, error) {
 // Addr is the SMTP address to send to.
 func (s *Sink) Addr() string { return s.ln.Addr().String() }
 
+// Listen serves the same sink on addr as well, until stop or Close: a
+// process in another network namespace cannot reach loopback, so it sends
+// to an address of the host's end of its veth instead. Every message is
+// recorded as one sent to Addr would be. It returns the address listened
+// on (addr with its port chosen, if it was 0).
+func (s *Sink) Listen(addr string) (string, func() error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("mail sink: listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("mail sink stopped listening", "addr", addr, "err", err)
+		}
+	}()
+	return ln.Addr().String(), sync.OnceValue(ln.Close), nil
+}
+
 // Close stops the server; safe to call twice.
 func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {

@@ -2,6 +2,7 @@ package mailsink_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -136,5 +137,42 @@ func TestInFlightCountsMessagesUnderWay(t *testing.T) {
 	}
 	if got := s.Stats().InFlight; got != 0 {
 		t.Fatalf("in flight = %d after the message was accepted, want 0", got)
+	}
+}
+
+// A second address feeds the same record, and stops on its own.
+func TestListenAlso(t *testing.T) {
+	s, m := start(t, mailsink.Config{})
+	ctx := context.Background()
+	addr, stop, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr == s.Addr() {
+		t.Fatalf("Listen gave the sink's own address %s", addr)
+	}
+	other, err := mailer.New(mailer.Config{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Send(ctx, mail("x")); err != nil {
+		t.Fatalf("send through %s: %v", addr, err)
+	}
+	if err := m.Send(ctx, mail("x")); err != nil {
+		t.Fatalf("send through %s: %v", s.Addr(), err)
+	}
+	if d, ok := s.Delivery("x"); !ok || d.Count != 2 {
+		t.Fatalf("delivery x = %+v, %v; want count 2 (one through each address)", d, ok)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after stop", addr)
+	}
+	if err := m.Send(ctx, mail("y")); err != nil {
+		t.Fatalf("the sink's own address after stop: %v", err)
 	}
 }
