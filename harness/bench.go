@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/netcut"
 	"github.com/offload/offload/results"
 	"github.com/offload/offload/strategies/catalog"
 )
@@ -158,7 +160,15 @@ func (b *Bench) naReason(e catalog.Entry, sc Scenario, v catalog.Variant) string
 		}
 		return "external target (--target): the harness does not control its processes"
 	}
-	return e.NAReason(sc.Name, v)
+	if r := e.NAReason(sc.Name, v); r != "" {
+		return r
+	}
+	if sc.Fault != nil && sc.Fault.Kind == FaultPartition {
+		if err := netcut.Available(); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // Run executes plans in order, then writes results.json and results.csv.
@@ -168,6 +178,14 @@ func (b *Bench) Run(ctx context.Context, env results.Env, plans []Plan) (*result
 		return nil, fmt.Errorf("results dir: %w", err)
 	}
 	f := &results.File{Schema: results.Schema, Env: env, Runs: []results.Run{}}
+	// A bench killed outright never removed its partition namespaces.
+	removed, err := netcut.Sweep(ctx)
+	if len(removed) > 0 {
+		b.logf("removed what dead benches left: %s", strings.Join(removed, ", "))
+	}
+	if err != nil {
+		b.logf("sweep of stale partition namespaces: %v", err)
+	}
 	for _, p := range plans {
 		if ctx.Err() != nil {
 			b.logf("interrupted: %d of %d runs done", len(f.Runs), len(plans))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/netcut"
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
@@ -32,6 +35,12 @@ type EnvConfig struct {
 	SMTP     string // the sink
 	Output   io.Writer
 	Ready    time.Duration // how long the web may take to answer /healthz; default 20s
+	// Partition runs the web process and worker-1 in a network namespace
+	// of their own, with Redis on the one address the partition fault
+	// cuts (netcut). Sink is then served on the namespace's host address
+	// too, and every process sends its mail there instead of to SMTP.
+	Partition bool
+	Sink      *mailsink.Sink
 }
 
 // Env is the set of processes one run measures: fresh for every run, all
@@ -47,7 +56,17 @@ type Env struct {
 	extra    map[string]*proc.Process
 	all      []*proc.Process // every process ever started, for the orphan check
 	seen     map[int]bool    // supervisor children seen, for the orphan check
+	// net is the partition's namespace (nil in other runs); smtp is the
+	// sink's address every process is given.
+	net      *netcut.Net
+	smtp     string
+	stopSink func() error
 }
+
+// cutOff are the roles run inside the partition's namespace: the web
+// process and one worker lose Redis, the other workers (and the event
+// bus's audit consumer) keep it.
+var cutOff = []string{"web", workerRole(0)}
 
 // StartEnv starts redis (if needed), the web process and the workers, and
 // returns once the web answers /healthz.
@@ -61,7 +80,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 	if cfg.Output == nil {
 		cfg.Output = io.Discard
 	}
-	e := &Env{cfg: cfg, extra: map[string]*proc.Process{}, seen: map[int]bool{}}
+	e := &Env{cfg: cfg, extra: map[string]*proc.Process{}, seen: map[int]bool{}, smtp: cfg.SMTP}
 	defer func() {
 		if err != nil {
 			_ = e.Close()
@@ -72,6 +91,15 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		return nil, err
 	}
 	e.addr = "127.0.0.1:" + strconv.Itoa(port)
+	var redisBind string // "": loopback
+	if cfg.Partition {
+		if e.net, err = e.partition(ctx); err != nil {
+			return nil, err
+		}
+		// The web listens inside, where any port is free.
+		e.addr = net.JoinHostPort(e.net.InsideIP.String(), strconv.Itoa(port))
+		redisBind = e.net.CutIP.String()
+	}
 	if cfg.Variant.FreshEndpoint != "" {
 		zp, err := redisproc.FreePort()
 		if err != nil {
@@ -80,12 +108,12 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		e.endpoint = "tcp://127.0.0.1:" + strconv.Itoa(zp)
 	}
 	if cfg.Variant.Broker != "" {
-		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker, cfg.Entry.FailoverKey); err != nil {
+		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker, cfg.Entry.FailoverKey, redisBind); err != nil {
 			return nil, err
 		}
 		e.all = append(e.all, e.failover.processes()...)
 	} else if cfg.Entry.WantsRedis(cfg.Variant.Transport) {
-		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true})
+		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true, Bind: redisBind})
 		if err != nil {
 			return nil, fmt.Errorf("start redis: %w", err)
 		}
@@ -118,11 +146,30 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 
 func workerRole(i int) string { return "worker-" + strconv.Itoa(i+1) }
 
+// partition makes the run's namespace and serves the sink on its host
+// address, which every process then sends to: one address for all, so
+// the sink counts the victims' mail and the others' alike.
+func (e *Env) partition(ctx context.Context) (*netcut.Net, error) {
+	if e.cfg.Sink == nil {
+		return nil, errors.New("partition: no mail sink to serve inside the namespace")
+	}
+	n, err := netcut.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("partition: %w", err)
+	}
+	addr, stop, err := e.cfg.Sink.Listen(net.JoinHostPort(n.HostIP.String(), "0"))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("partition: %w", err), n.Close())
+	}
+	e.smtp, e.stopSink = addr, stop
+	return n, nil
+}
+
 // URL is the web's base URL.
 func (e *Env) URL() string { return "http://" + e.addr }
 
 func (e *Env) common() []string {
-	a := []string{"--strategy", e.cfg.Strategy, "--smtp", e.cfg.SMTP}
+	a := []string{"--strategy", e.cfg.Strategy, "--smtp", e.smtp}
 	if e.redis != nil {
 		a = append(a, "--redis", e.redis.URL())
 	}
@@ -155,7 +202,11 @@ func (e *Env) workerArgs(extra []string) []string {
 }
 
 func (e *Env) start(role string, args []string) (*proc.Process, error) {
-	p, err := proc.Start(proc.Spec{Name: role, Path: e.cfg.Exe, Args: args, Output: e.cfg.Output})
+	path := e.cfg.Exe
+	if e.net != nil && slices.Contains(cutOff, role) {
+		path, args = e.net.Command(path, args...)
+	}
+	p, err := proc.Start(proc.Spec{Name: role, Path: path, Args: args, Output: e.cfg.Output})
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +243,19 @@ func healthy(ctx context.Context, c *http.Client, base string) bool {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// role is the running process of role ("web", "worker-1"), nil if none.
+func (e *Env) role(role string) *proc.Process {
+	if role == "web" {
+		return e.web
+	}
+	for i, w := range e.workers {
+		if workerRole(i) == role {
+			return w
+		}
+	}
+	return e.extra[role]
 }
 
 // Targets are the processes to sample for CPU and memory.
@@ -252,10 +316,21 @@ func (e *Env) Close() error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	var errs []error
 	if len(alive) > 0 {
-		return fmt.Errorf("processes outlived their run (killed now): %s", strings.Join(alive, ", "))
+		errs = append(errs, fmt.Errorf("processes outlived their run (killed now): %s", strings.Join(alive, ", ")))
 	}
-	return nil
+	// The namespace goes after its processes: while one is inside, it
+	// lives on unnamed.
+	if e.stopSink != nil {
+		_ = e.stopSink()
+	}
+	if e.net != nil {
+		if err := e.net.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("partition namespace outlived its run: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // procAlive reports whether pid exists and is not a zombie.

@@ -33,17 +33,20 @@ type replicated struct {
 	took   time.Duration
 }
 
-func startReplicated(ctx context.Context, kind, key string) (*replicated, error) {
+// startReplicated starts the broker kind with every node on bind ("":
+// loopback).
+func startReplicated(ctx context.Context, kind, key, bind string) (*replicated, error) {
 	if kind == catalog.BrokerCluster && key == "" {
 		return nil, fmt.Errorf("a cluster broker needs the catalog entry's FailoverKey: which master holds the jobs")
 	}
 	r := &replicated{key: key}
 	var err error
+	cfg := rediscluster.Config{AppendOnly: true, Bind: bind}
 	switch kind {
 	case catalog.BrokerCluster:
-		r.cluster, err = rediscluster.Start(ctx, rediscluster.Config{AppendOnly: true})
+		r.cluster, err = rediscluster.Start(ctx, cfg)
 	case catalog.BrokerReplica:
-		r.pair, err = rediscluster.StartPair(ctx, rediscluster.Config{AppendOnly: true})
+		r.pair, err = rediscluster.StartPair(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("unknown broker %q", kind)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ const (
 	FaultRestartRedis = "restart-redis"
 	FaultMailOutage   = "mail-outage"
 	FaultFailover     = "failover"
+	FaultPartition    = "partition"
 )
 
 // FaultPlan is one fault on a run's timeline, relative to the start of the
@@ -81,6 +83,8 @@ func (f *envInjector) Inject(ctx context.Context, kind string, d time.Duration) 
 	switch kind {
 	case FaultFailover:
 		return e.failover.inject(ctx)
+	case FaultPartition:
+		return e.cut(ctx, d)
 	case FaultMailOutage:
 		f.sink.Outage(d)
 		return "sink", fmt.Sprintf("sink answers 451 for %v", d), nil
@@ -121,6 +125,11 @@ func (f *envInjector) Repair(ctx context.Context, kind string) error {
 	switch kind {
 	case FaultFailover:
 		return e.failover.repair(ctx)
+	case FaultPartition:
+		if e.net == nil {
+			return fmt.Errorf("no partition namespace in this run")
+		}
+		return e.net.Heal(ctx)
 	case FaultMailOutage:
 		if !wait.Until(ctx, 30*time.Second, func() bool { return !f.sink.Stats().Outage }) {
 			return fmt.Errorf("sink still in outage")
@@ -171,4 +180,23 @@ func (f *envInjector) awaitSupervisorRestart(ctx context.Context, kind string) e
 		return fmt.Errorf("the supervisor did not bring its %s child back within 15s", sub)
 	}
 	return nil
+}
+
+// cut is the partition fault: the blackhole route inside the namespace
+// the web process and worker-1 run in.
+func (e *Env) cut(ctx context.Context, d time.Duration) (string, string, error) {
+	n := e.net
+	if n == nil {
+		return "", "", fmt.Errorf("no partition namespace in this run")
+	}
+	var who []string
+	for _, role := range cutOff {
+		if p := e.role(role); p != nil {
+			who = append(who, fmt.Sprintf("%s (pid %d)", role, p.PID()))
+		}
+	}
+	detail := fmt.Sprintf("blackhole route to redis %s inside network namespace %s, where %s run, for %v: "+
+		"packets on open connections vanish, new connections fail at once; the mail sink (%s) and the other processes stay reachable",
+		n.CutIP, n.Name, strings.Join(who, " and "), d, n.HostIP)
+	return strings.Join(cutOff, "+"), detail, n.Cut(ctx)
 }

@@ -100,8 +100,10 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 		if r.plan.Strategy == Baseline {
 			return StartBaseline(ctx, b.Exe, logf)
 		}
+		f := r.plan.Scenario.Fault
 		return StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
-			Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf})
+			Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf,
+			Partition: f != nil && f.Kind == FaultPartition, Sink: b.Sink})
 	}
 	env, err := start()
 	if err != nil {

@@ -20,15 +20,18 @@ const (
 	// BrokerFailover SIGKILLs the Redis master holding jobs; its replica
 	// is promoted (failover.go).
 	BrokerFailover = "broker-failover"
-	MailOutage     = "mail-outage"
-	Scale          = "scale"
-	Capacity       = "capacity"
+	// Partition cuts the web process and one worker off from Redis for
+	// FaultFor, by a blackhole route in their network namespace (netcut).
+	Partition  = "partition"
+	MailOutage = "mail-outage"
+	Scale      = "scale"
+	Capacity   = "capacity"
 )
 
 // ScenarioOrder lists every scenario, in report order.
 // Capacity runs before scale: scale offers a load sized from the ladder's
 // measured delivery capacity.
-var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, BrokerFailover, MailOutage, Capacity, Scale}
+var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, BrokerFailover, Partition, MailOutage, Capacity, Scale}
 
 // Timing is the length of each phase and the offered load; Quick and Full
 // are the two presets, and every field can be overridden.
@@ -142,6 +145,8 @@ func (t Timing) Build(name string) (Scenario, error) {
 		fault(FaultRestartRedis)
 	case BrokerFailover:
 		fault(FaultFailover)
+	case Partition:
+		fault(FaultPartition)
 	case MailOutage:
 		fault(FaultMailOutage)
 	case Scale:

@@ -17,7 +17,7 @@ var (
 )
 
 // scenarioOrder puts the baseline first and the faults in a fixed order.
-var scenarioOrder = []string{"steady", "cpu", "burst", "worker-crash", "web-crash", "broker-restart", "broker-failover", "mail-outage", "capacity", "scale"}
+var scenarioOrder = []string{"steady", "cpu", "burst", "worker-crash", "web-crash", "broker-restart", "broker-failover", "partition", "mail-outage", "capacity", "scale"}
 
 // unstyled sorts runs without a style after every styled one.
 const unstyled = 1 << 20

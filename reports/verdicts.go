@@ -181,6 +181,8 @@ func faultPhrase(r results.Run) string {
 		return "when Redis restarted"
 	case "mail-outage":
 		return "during the mail outage"
+	case "partition":
+		return "when the web process and a worker were cut off from Redis"
 	}
 	return inScenario(r)
 }

@@ -187,7 +187,7 @@ type ProcessUse struct {
 
 // Fault is one injected fault, times relative to the start of the measured phase.
 type Fault struct {
-	Kind     string  `json:"kind"` // kill-worker, kill-web, restart-redis, mail-outage
+	Kind     string  `json:"kind"` // kill-worker, kill-web, restart-redis, failover, partition, mail-outage
 	Target   string  `json:"target,omitempty"`
 	StartS   float64 `json:"start_s"`
 	EndS     float64 `json:"end_s"` // the repair: process back, broker back, sink healthy

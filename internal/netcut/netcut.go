@@ -180,8 +180,8 @@ func (nt *Net) Heal(ctx context.Context) error {
 	return nil
 }
 
-// Close deletes the namespace (which destroys the veth pair with it) and
-// the host's end if it is still there. Stop the processes inside first: a
+// Close deletes the veth pair and the namespace. Stop the processes
+// inside first: a
 // namespace lives on, unnamed, while a process is in it. Safe to call
 // twice.
 func (nt *Net) Close() error {
@@ -194,17 +194,22 @@ func (nt *Net) Close() error {
 	return remove(ctx, nt.ip, nt.Name, nt.hostLink)
 }
 
-// remove deletes namespace name and host link link, each if present.
+// remove deletes host link link and then namespace name, each if present.
+// In that order: deleting a veth end deletes its peer at once, while
+// the kernel dismantles a deleted namespace (and the veth end inside it)
+// later, in the background.
 func remove(ctx context.Context, ip, name, link string) error {
 	var errs []error
+	if _, err := net.InterfaceByName(link); err == nil {
+		if err := run(ctx, ip, "link", "del", link); err != nil {
+			if _, gone := net.InterfaceByName(link); gone == nil {
+				errs = append(errs, fmt.Errorf("delete link %s: %w", link, err))
+			}
+		}
+	}
 	if exists(ctx, ip, name) {
 		if err := run(ctx, ip, "netns", "del", name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
-		}
-	}
-	if _, err := net.InterfaceByName(link); err == nil {
-		if err := run(ctx, ip, "link", "del", link); err != nil {
-			errs = append(errs, fmt.Errorf("delete link %s: %w", link, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -77,6 +77,22 @@ func TestVariantScenarios(t *testing.T) {
 	}
 }
 
+// The partition fault cuts processes off from Redis: it runs exactly
+// where a strategy talks to Redis, and says why not everywhere else.
+func TestPartitionNeedsRedis(t *testing.T) {
+	for _, e := range All() {
+		for _, v := range append([]Variant{{}}, e.Variants...) {
+			if len(v.Scenarios) > 0 && !slices.Contains(v.Scenarios, "partition") {
+				continue // the variant's own choice, tested above
+			}
+			na := e.NAReason("partition", v)
+			if uses := e.WantsRedis(v.Transport) || v.Broker != ""; uses != (na == "") {
+				t.Errorf("%s %s: uses Redis %v, partition n/a reason %q", e.Name, v.Name, uses, na)
+			}
+		}
+	}
+}
+
 func TestLookup(t *testing.T) {
 	if _, err := Lookup("carrier-pigeon"); err == nil {
 		t.Fatal("an unknown name was found")

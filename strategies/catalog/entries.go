@@ -16,6 +16,7 @@ var inWebProcess = map[string]string{
 	"worker-crash":   "no worker process: the jobs run inside the web process (web-crash covers its failure)",
 	"broker-restart": "no broker: the jobs never leave the web process",
 	"scale":          "no workers to scale: the jobs run inside the web process",
+	"partition":      "no Redis to be cut off from: the jobs never leave the web process",
 }
 
 // The broker variants run the scenarios where the broker's topology
@@ -53,6 +54,7 @@ var entries = []Entry{
 		NA: map[string]string{
 			"broker-restart": "no broker: the supervisor hands jobs to its worker child over local IPC",
 			"scale":          "one worker child by design: the supervisor's in-memory queue feeds exactly one worker",
+			"partition":      "no Redis to be cut off from: the supervisor hands jobs to its worker child over local IPC",
 		},
 		Style: Style{Color: "#CC79A7"}, // reddish purple
 	},
@@ -63,7 +65,10 @@ var entries = []Entry{
 		Redis: true, NoRedisTransports: []string{"zmq"},
 		Variants: []Variant{{
 			Name: "transport=zmq", Transport: "zmq", FreshEndpoint: "--zmq",
-			NA: map[string]string{"broker-restart": "transport=zmq has no broker: the web process talks to workers directly"},
+			NA: map[string]string{
+				"broker-restart": "transport=zmq has no broker: the web process talks to workers directly",
+				"partition":      "transport=zmq uses no Redis to be cut off from: the web process talks to workers directly",
+			},
 		}},
 		Style: Style{Color: "#56B4E9"}, // sky blue
 	},
