@@ -209,7 +209,7 @@ func TestPoisonEventIsDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb.HSet(ctx, eventbus.Job("poison-1"), "stream", stream, "event", poison)
+	rdb.HSet(ctx, eventbus.Keys{}.Job("poison-1"), "stream", stream, "event", poison)
 	ids := postMany(t, base, 50)
 	strategytest.WaitDelivered(t, sink, ids, 30*time.Second)
 	itest.Eventually(t, 30*time.Second, "the poison event in the dead-letter stream", func() bool {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -109,8 +110,12 @@ func (b *Bus) Name() string { return "eventbus" }
 func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
 	var pos Position
 	rt.Blocking(func() error {
+		// Bounded as the queue's enqueue is: a pool thread held by a
+		// partition whose master is away holds up every other request.
+		ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+		defer cancel()
 		var err error
-		pos, err = PublishDurable(context.Background(), b.rdb, b.keys, b.durable, j)
+		pos, err = PublishDurable(ctx, b.rdb, b.keys, b.durable, j)
 		return err
 	}, func(err error) {
 		if err != nil {
@@ -121,6 +126,9 @@ func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Out
 		reply(strategies.Outcome{Status: strategies.StatusAccepted, Extra: map[string]any{"stream": pos.Stream, "event": pos.Event}})
 	})
 }
+
+// submitTimeout bounds one Submit's Redis work (XADD, WAIT, the index).
+const submitTimeout = 2 * time.Second
 
 // Position is where an event sits in the log.
 type Position struct {
@@ -164,8 +172,8 @@ func PublishDurable(ctx context.Context, rdb redis.UniversalClient, keys Keys, d
 	}
 	pos := Position{Stream: stream, Event: id}
 	pipe := rdb.Pipeline()
-	pipe.HSet(ctx, Job(j.ID), "stream", stream, "event", id)
-	pipe.Expire(ctx, Job(j.ID), IndexTTL)
+	pipe.HSet(ctx, keys.Job(j.ID), "stream", stream, "event", id)
+	pipe.Expire(ctx, keys.Job(j.ID), IndexTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		slog.Warn("eventbus: job index not written; GET /jobs/{id} will not find it", "job", j.ID, "err", err)
 	}

@@ -24,7 +24,7 @@ const Prefix = "offload:eventbus"
 //	offload:eventbus:errors:<group>:<p>:{<tag>}    group's last handler error per entry of partition p
 //	offload:eventbus:dead:<group>                  group's dead letters (one stream)
 //	offload:eventbus:audit:<group>                 the audit handler's list
-//	offload:eventbus:job:<id>                      GET /jobs/{id} index
+//	offload:eventbus:job:<id>:{<tag>}              GET /jobs/{id} index, in the job's partition's slot
 //
 // <tag> is hashslot.Spread("eb<N>", N)[p] for N partitions: N tags whose
 // slots lie in N different equal parts of the slot space, which a cluster
@@ -32,10 +32,10 @@ const Prefix = "offload:eventbus"
 // --partitions 3 on a 3-master cluster each master holds one partition,
 // and a partition's error hash sits in its stream's slot, on the same
 // master. The tags are a pure function of N, so the web side and every
-// consumer agree on them without asking the cluster. No command or
-// pipeline here needs two keys in one slot except a partition's stream and
-// its error hash; the rest are single-key commands, and XREADGROUP reads one
-// partition per call.
+// consumer agree on them without asking the cluster. No script or MULTI
+// spans two keys; a partition's error hash and its jobs' index entries
+// share the stream's tag anyway, so everything about an event lives on the
+// master that holds it. XREADGROUP reads one partition per call.
 type Keys struct{ Partitions int }
 
 // Stream is partition p's event log.
@@ -90,7 +90,13 @@ var tagCache sync.Map
 
 // Job is the small index from a job id to its event (stream and entry id),
 // for GET /jobs/{id}. It expires after IndexTTL so it does not grow forever.
-func Job(id string) string { return Prefix + ":job:" + id }
+// It carries the tag of the job's partition: the index is written right
+// after the XADD, and on the same master it cannot fail for a master the
+// XADD just reached (nor hang a request on a master that is away while
+// the event's own partition is fine).
+func (k Keys) Job(id string) string {
+	return fmt.Sprintf("%s:job:%s:{%s}", Prefix, id, k.tag(k.PartitionFor(id)))
+}
 
 // DeadLetters is the stream of events a group gave up on, with the reason.
 func DeadLetters(group string) string { return Prefix + ":dead:" + group }

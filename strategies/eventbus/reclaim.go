@@ -115,8 +115,8 @@ func (c *Consumer) deadLetter(ctx context.Context, part *partition, p redis.XPen
 	pipe := c.rdb.Pipeline()
 	pipe.XAck(ctx, stream, g, p.ID)
 	pipe.HDel(ctx, part.errors, p.ID)
-	if jobID != "" && c.rdb.Exists(ctx, Job(jobID)).Val() == 1 {
-		pipe.HSet(ctx, Job(jobID), "dead:"+g, reason)
+	if jobID != "" && c.rdb.Exists(ctx, c.keys.Job(jobID)).Val() == 1 {
+		pipe.HSet(ctx, c.keys.Job(jobID), "dead:"+g, reason)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("ack dead letter %s: %w", p.ID, err)

@@ -22,7 +22,7 @@ type GroupState struct {
 // is still queued (beyond the cursor), running (pending: delivered, not
 // acknowledged), failed (dead-lettered) or done (acknowledged).
 func (b *Bus) State(ctx context.Context, id string) (strategies.JobState, error) {
-	idx, err := b.rdb.HGetAll(ctx, Job(id)).Result()
+	idx, err := b.rdb.HGetAll(ctx, b.keys.Job(id)).Result()
 	if err != nil {
 		return strategies.JobState{}, fmt.Errorf("%w: read job index: %v", strategies.ErrUnavailable, err)
 	}
