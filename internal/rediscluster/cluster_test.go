@@ -3,6 +3,7 @@ package rediscluster_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -188,5 +189,21 @@ func TestPairHoldLosesAcknowledgedWritesOnFailover(t *testing.T) {
 	}
 	if n != 60 {
 		t.Fatalf("after failover LLEN = %d, want 60: the 20 writes acknowledged while held are lost, the rest kept", n)
+	}
+}
+
+// A pair on another address (the partition fault's) serves clients there:
+// nodes, endpoint and replication link alike.
+func TestPairOnBind(t *testing.T) {
+	p := itest.Pair(t, rediscluster.Config{Bind: "127.0.0.2"})
+	for _, a := range []string{p.Endpoint(), p.Master.Addr(), p.Replica.Addr()} {
+		if host, _, _ := net.SplitHostPort(a); host != "127.0.0.2" {
+			t.Errorf("%s: want it on 127.0.0.2", a)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: p.Endpoint()})
+	defer rdb.Close()
+	if err := rdb.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through the endpoint %s: %v", p.Endpoint(), err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -37,8 +36,9 @@ type endpoint struct {
 	wg     sync.WaitGroup
 }
 
-func newEndpoint(target string) (*endpoint, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newEndpoint listens on a free port of bind and forwards to target.
+func newEndpoint(bind, target string) (*endpoint, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(bind, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
@@ -48,9 +48,7 @@ func newEndpoint(target string) (*endpoint, error) {
 	return e, nil
 }
 
-func (e *endpoint) addr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.ln.Addr().(*net.TCPAddr).Port))
-}
+func (e *endpoint) addr() string { return e.ln.Addr().String() }
 
 func (e *endpoint) accept() {
 	for {

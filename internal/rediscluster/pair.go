@@ -25,7 +25,7 @@ type Pair struct {
 }
 
 // StartPair starts a master and a replica of it, waits until the replica
-// is in sync, and opens the endpoint on a free loopback port.
+// is in sync, and opens the endpoint on a free port of cfg.Bind.
 func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 	if err := Available(); err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 		return nil, fmt.Errorf("pair master: %w", err)
 	}
 	p.all = []*Node{p.Master}
-	if p.link, err = newEndpoint(p.Master.Addr()); err != nil {
+	if p.link, err = newEndpoint(cfg.Bind, p.Master.Addr()); err != nil {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(p.link.addr())
@@ -56,7 +56,7 @@ func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 	if err := waitReplica(ctx, p.Replica, 30*time.Second); err != nil {
 		return nil, err
 	}
-	if p.ep, err = newEndpoint(p.Master.Addr()); err != nil {
+	if p.ep, err = newEndpoint(cfg.Bind, p.Master.Addr()); err != nil {
 		return nil, err
 	}
 	return p, nil
