@@ -308,13 +308,25 @@ func Sweep(ctx context.Context) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// alive reports whether pid names a process (EPERM: one we may not signal).
+// alive reports whether pid names a running process (EPERM: one we may
+// not signal). A zombie is dead: a bench killed outright whose parent does
+// not reap it (an init that never waits, in a container) stays one.
 func alive(pid int) bool {
 	if pid == os.Getpid() {
 		return true
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
 }
 
 func (nt *Net) run(ctx context.Context, args ...string) error { return run(ctx, nt.ip, args...) }

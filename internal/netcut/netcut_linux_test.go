@@ -183,12 +183,19 @@ func assertGone(t *testing.T, name, addr string) {
 func TestSweepRemovesDeadMakers(t *testing.T) {
 	itest.NeedNetns(t)
 	ctx := context.Background()
-	// A process that has exited: its pid names no one now.
+	// A maker that died and was not reaped, as a bench killed outright
+	// stays under an init that never waits: a zombie, which signal 0 still
+	// finds. Unreaped until the end, its pid cannot be reused meanwhile.
 	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
+	if err := dead.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = dead.Wait() })
 	pid := dead.Process.Pid
+	itest.Eventually(t, 5*time.Second, "the child to become a zombie", func() bool {
+		b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+		return err == nil && strings.Contains(string(b), ") Z ")
+	})
 	name := netcut.Prefix + itoa(pid) + "-1"
 	link := "of" + itoa(pid) + "h1"
 	mine := itest.Netns(t) // a live maker's: left alone
