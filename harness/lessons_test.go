@@ -104,7 +104,7 @@ func checkLessons(t *testing.T, runs map[[2]string]results.Run) {
 		}
 	})
 	for _, s := range []string{"queue", "eventbus"} {
-		for _, sc := range []string{"worker-crash", "web-crash", "broker-restart", "mail-outage"} {
+		for _, sc := range []string{"worker-crash", "web-crash", "broker-restart", "partition", "mail-outage"} {
 			lesson(t, runs, s, sc, "loses no accepted job", func(t *testing.T, r results.Run) {
 				if r.Lost != 0 {
 					t.Errorf("lost %d of %d accepted", r.Lost, r.Accepted)
