@@ -18,7 +18,7 @@ import (
 )
 
 // TestPartitionQueue runs the partition scenario for the queue on one
-// Redis: the web process and its worker lose Redis for a second, and the
+// Redis: the web process and its worker lose Redis for 3s, and the
 // test checks that the cut happened (no job is acknowledged while it
 // lasts, some requests fail), that nothing acknowledged was lost, and
 // that the namespace, its veth and every process are gone afterwards.
@@ -36,7 +36,10 @@ func TestPartitionQueue(t *testing.T) {
 	bin := itest.Binary(t)
 	sink := itest.Sink(t, mailsink.Config{})
 	timing := harness.Quick()
-	timing.FaultMeasure, timing.FaultAt, timing.FaultFor = 3500*time.Millisecond, 300*time.Millisecond, 2500*time.Millisecond
+	timing.FaultMeasure, timing.FaultAt, timing.FaultFor = 4*time.Second, 300*time.Millisecond, 3*time.Second
+	// Few enough that the requests held during the cut stay under the
+	// sender's connection cap.
+	timing.Rate = 50
 	b := &harness.Bench{Exe: bin, Out: t.TempDir(), Sink: sink, Timing: timing}
 	plans, err := b.Plans([]string{"queue"}, []string{harness.Partition}, true)
 	if err != nil {
