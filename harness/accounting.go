@@ -62,6 +62,9 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	delays := sendDelays(rec.Requests)
 	acc.SendDelayMS = percentiles(delays)
 	acc.Fired = int64(m.pace.Fired)
+	if m.pace.Note != "" {
+		acc.Notes = append(acc.Notes, m.pace.Note)
+	}
 	acc.SendDelayBoundMS = ms(b.Timing.sendDelayBound())
 	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), delays, b.Timing.sendDelayBound())
 	if m.interrupted {

@@ -9,12 +9,13 @@
 // The pieces talk through plain values and do not know about each other:
 //
 //	pacer.go     the open-loop schedule and the pacer that keeps it (probes, warm-up)
-//	fire.go      the job generator: sending goroutines that claim due times
+//	fire.go      the job generator: firing threads that write each request when due
 //	instrument.go  the instrument's own validity: send delay, fired vs recorded
 //	recovery.go  the recovery rule, and the load kept up until recovery
 //	genvshey.go  the generator benchmarked against hey (make gen-vs-hey)
 //	target.go    an external --target: no false loss
 //	sender.go    one HTTP request per due time; outcomes as values
+//	jobclient.go the generator's own HTTP/1.1 client for job posts
 //	hey.go       the closed-loop comparison (rakyll/hey)
 //	topology.go  which processes each strategy needs; which scenarios are n/a
 //	env.go       starting, finding and stopping those processes

@@ -2,149 +2,164 @@ package harness
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
 
 // Fire keeps an open-loop schedule the way the bench's job generator
-// needs at high rates: sending goroutines claim due times in order, each
-// sleeps until its own, sends (send blocks for the answer) and claims the
-// next. Whenever the last idle one goes to send, another starts, so a due
-// time never waits for an answer: the loop stays open. Unlike Generate
-// (one pacer handing every request to another goroutine), a request here
-// is sent by the goroutine its timer woke, which halves the scheduler
-// work per request. It returns once every due time was sent (answers may
-// still be owed: the caller's Collector waits for them) or ctx ended,
-// with the pacer's lateness (due -> woken).
+// needs at high rates: it sleeps until each due time and calls send with
+// it, on the goroutine that woke, and send must write the request and
+// return without waiting for its answer (Sender.Post): the loop stays open
+// because no send waits for an earlier one's answer. It returns once every
+// due time was sent (answers may still be owed: the caller's Collector
+// waits for them) or ctx ended, with the pacer's lateness (due -> woken).
+//
+// With the real clock, due times are kept by firingThreads goroutines,
+// each on a thread of its own (realtime priority where the system allows
+// it: fireThread), which sleep their last stretch in nanosleep: Go's
+// timers wake through the poller, whose wait has millisecond resolution,
+// the whole send-delay budget. A goroutine locked to its thread that
+// yields (or is preempted, which the runtime does to one that runs 10ms
+// without blocking) waits for another thread to hand it back a processor,
+// and on a busy machine that thread may wait its turn for milliseconds. So
+// every due time is slept on by all the firing goroutines: the first awake
+// sends it, and they yield in turn, never together, so one is always
+// running on its own thread when a due time comes.
 func Fire(ctx context.Context, clk Clock, start time.Time, s Schedule, send func(seq int, due time.Time)) Pace {
-	f := &firing{clk: clk, start: start, s: s, pace: Pace{SendDelay: newLatencyHist()}, idle: 1, ended: make(chan struct{})}
-	go f.worker(ctx, send)
-	<-f.ended
-	f.pending.Wait()
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f := &firing{clk: clk, start: start, s: s, pace: Pace{SendDelay: newLatencyHist()}}
+	if _, real := clk.(RealClock); !real {
+		f.run(ctx, send, func(ctx context.Context, at time.Time) error { return clk.SleepUntil(ctx, at) }, false)
+		return f.pace
+	}
+	// A processor for each firing goroutine, so that one waking from
+	// nanosleep finds one idle rather than wait for another to be handed
+	// over.
+	defer addProcs(firingThreads)()
+	var wg sync.WaitGroup
+	notes := make([]string, firingThreads)
+	for i := range firingThreads {
+		wg.Go(func() {
+			// The goroutine never unlocks its thread: the thread ends with it
+			// rather than go back to the runtime at realtime priority.
+			notes[i] = fireThread()
+			t := time.NewTimer(time.Hour)
+			defer t.Stop()
+			f.run(ctx, send, func(ctx context.Context, at time.Time) error { return sleepPrecise(ctx, t, at) }, true)
+		})
+	}
+	wg.Wait()
+	f.pace.Note = notes[0]
 	return f.pace
 }
+
+// firingThreads is how many goroutines keep the schedule: two, so that one
+// can yield while the other holds its processor.
+const firingThreads = 2
+
+// yieldEvery is how long a firing goroutine runs before it yields, well
+// inside the 10ms after which the runtime would preempt it at a moment
+// not of its choosing.
+const yieldEvery = 4 * time.Millisecond
 
 type firing struct {
 	clk   Clock
 	start time.Time
 	s     Schedule
-	// pending counts due times claimed and not yet sent (or given up);
-	// ended closes when the schedule is over: no claim is made after it.
-	pending sync.WaitGroup
-	ended   chan struct{}
 
-	mu   sync.Mutex
-	last time.Duration // the last due time claimed
-	next int
-	over bool
-	idle int // goroutines not sending: claiming or sleeping until their due time
-	pace Pace
+	mu       sync.Mutex
+	due      time.Time // the next due time, taken off the schedule
+	have     bool      // due is set and not yet sent
+	seq      int       // due's sequence number
+	over     bool
+	yielding bool // one firing goroutine is yielding: the other must not
+	pace     Pace
 }
 
-// claim takes the next due time off the schedule, with its gap to the one
-// before.
-func (f *firing) claim() (int, time.Time, time.Duration, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.over {
-		return 0, time.Time{}, 0, false
-	}
-	off, ok := f.s.Next()
-	if !ok {
-		f.end()
-		return 0, time.Time{}, 0, false
-	}
-	f.pending.Add(1)
-	f.next++
-	gap := off - f.last
-	f.last = off
-	return f.next - 1, f.start.Add(off), gap, true
-}
-
-// end marks the schedule over (f.mu held).
-func (f *firing) end() {
-	if !f.over {
-		f.over = true
-		close(f.ended)
-	}
-}
-
-func (f *firing) worker(ctx context.Context, send func(int, time.Time)) {
-	sleep := func(ctx context.Context, at time.Time, _ time.Duration) error { return f.clk.SleepUntil(ctx, at) }
-	if _, real := f.clk.(RealClock); real {
-		// One timer per sending goroutine, reset for every due time, not one
-		// allocated per request.
-		t := time.NewTimer(time.Hour)
-		defer t.Stop()
-		sleep = func(ctx context.Context, at time.Time, gap time.Duration) error {
-			// Go's timers wake through the network poller, whose wait has
-			// millisecond resolution: a sleep under 1ms comes back up to
-			// 1ms late, the whole send delay budget. The last stretch is
-			// slept in nanosleep on this goroutine's thread instead.
-			// Only at low rates: there a blocked thread per wait is cheap,
-			// while at high rates the process is busy and the scheduler runs
-			// its timers on time, not the poller.
-			precise := gap >= preciseGap
-			d := time.Until(at)
-			if precise {
-				d -= preciseSleep
-			}
-			if d > 0 {
-				t.Reset(d)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			if d := time.Until(at); precise && d > 0 {
-				preciseWait(d)
-			}
-			return ctx.Err()
-		}
-	}
+func (f *firing) run(ctx context.Context, send func(int, time.Time), sleep func(context.Context, time.Time) error, yield bool) {
+	ran := time.Now() // since this goroutine last gave up its processor
 	for {
-		seq, due, gap, ok := f.claim()
-		if !ok {
-			return
-		}
-		if err := sleep(ctx, wakeAt(f.start, due), gap); err != nil {
-			f.mu.Lock()
-			f.end()
-			f.mu.Unlock()
-			f.pending.Done()
-			return
-		}
-		late := max(0, f.clk.Now().Sub(due))
 		f.mu.Lock()
+		if f.over {
+			f.mu.Unlock()
+			return
+		}
+		if yield && !f.yielding && time.Since(ran) > yieldEvery {
+			f.yielding = true
+			f.mu.Unlock()
+			runtime.Gosched()
+			ran = time.Now()
+			f.mu.Lock()
+			f.yielding = false
+			f.mu.Unlock()
+			continue
+		}
+		if !f.have {
+			off, ok := f.s.Next()
+			if !ok {
+				f.over = true
+				f.mu.Unlock()
+				return
+			}
+			f.due, f.have = f.start.Add(off), true
+		}
+		seq, due := f.seq, f.due
+		f.mu.Unlock()
+		wake := wakeAt(f.start, due)
+		if time.Until(wake) > preciseSleep {
+			ran = time.Time{} // it parks on a timer: its run starts afresh
+		}
+		err := sleep(ctx, wake)
+		if ran.IsZero() {
+			ran = time.Now()
+		}
+		f.mu.Lock()
+		if err != nil {
+			f.over = true
+			f.mu.Unlock()
+			return
+		}
+		if !f.have || f.seq != seq {
+			f.mu.Unlock()
+			continue // the other firing goroutine sent it
+		}
+		f.have = false
+		f.seq++
+		late := max(0, f.clk.Now().Sub(due))
 		_ = f.pace.SendDelay.RecordValue(max(1, late.Microseconds()))
 		f.pace.MaxDelay = max(f.pace.MaxDelay, late)
 		f.pace.Fired++
-		f.idle--
-		spawn := f.idle == 0 && !f.over
-		if spawn {
-			f.idle++
-		}
 		f.mu.Unlock()
-		f.pending.Done()
-		if spawn {
-			go f.worker(ctx, send)
-		}
 		send(seq, due)
-		f.mu.Lock()
-		f.idle++
-		f.mu.Unlock()
 	}
 }
 
+// sleepPrecise sleeps until at: on the Go timer t while at is far off
+// (the thread gives up its processor), the last preciseSleep in
+// nanosleep.
+func sleepPrecise(ctx context.Context, t *time.Timer, at time.Time) error {
+	if d := time.Until(at) - preciseSleep; d > 0 {
+		t.Reset(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// A signal (the runtime's preemption, a profiler) cuts nanosleep
+	// short; the due time is kept all the same.
+	for d := time.Until(at); d > 0; d = time.Until(at) {
+		preciseWait(d)
+	}
+	return nil
+}
+
 // preciseSleep is how much of each wait is slept in nanosleep rather than
-// on a Go timer, when due times are at least preciseGap apart.
-const (
-	preciseSleep = 2 * time.Millisecond
-	preciseGap   = 500 * time.Microsecond
-)
+// on a Go timer: more than the poller's millisecond of lateness.
+const preciseSleep = 2 * time.Millisecond
 
 // fireQuantum is the grid the generator wakes on: the due times inside one
 // quantum share a wake-up instead of paying one each, at a cost of at most
@@ -154,4 +169,24 @@ const fireQuantum = 200 * time.Microsecond
 func wakeAt(start, due time.Time) time.Time {
 	off := due.Sub(start)
 	return start.Add((off + fireQuantum - 1) / fireQuantum * fireQuantum)
+}
+
+// procs counts the processors Fire added for its firing goroutines, for
+// as long as any Fire runs.
+var procs struct {
+	sync.Mutex
+	added int
+}
+
+func addProcs(n int) (restore func()) {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.added += n
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
+	return func() {
+		procs.Lock()
+		defer procs.Unlock()
+		procs.added -= n
+		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)-n))
+	}
 }

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -24,30 +26,24 @@ func (c *lockedClock) SleepUntil(ctx context.Context, t time.Time) error {
 	return ctx.Err()
 }
 
-// The loop stays open: every send below blocks until all 100 due times
-// have been sent, which only a generator that never waits for an answer
-// before the next due time can do. Each due time is sent once, on time.
-func TestFireKeepsTheLoopOpen(t *testing.T) {
+// Each due time is sent once, in order, on time, by the goroutine that
+// woke for it.
+func TestFireSendsEachDueTimeOnce(t *testing.T) {
 	start := time.Unix(5000, 0)
 	clk := &lockedClock{now: start}
 	const n = 100
-	var mu sync.Mutex
-	seen := map[int]time.Time{}
-	all := make(chan struct{})
+	var seen []time.Time
 	pace := Fire(context.Background(), clk, start, &Paced{Rate: Constant(1000), Duration: n * time.Millisecond}, func(seq int, due time.Time) {
-		mu.Lock()
-		if _, dup := seen[seq]; dup {
-			t.Errorf("due time %d sent twice", seq)
+		if seq != len(seen) {
+			t.Errorf("due time %d sent after %d others", seq, len(seen))
 		}
-		seen[seq] = due
-		if len(seen) == n {
-			close(all)
+		if now := clk.Now(); now.Before(due) {
+			t.Errorf("due time %d sent %v early", seq, due.Sub(now))
 		}
-		mu.Unlock()
-		<-all
+		seen = append(seen, due)
 	})
 	if pace.Fired != n || len(seen) != n {
-		t.Fatalf("fired %d, sent %d distinct; want %d", pace.Fired, len(seen), n)
+		t.Fatalf("fired %d, sent %d; want %d", pace.Fired, len(seen), n)
 	}
 	for seq, due := range seen {
 		if want := start.Add(time.Duration(seq) * time.Millisecond); !due.Equal(want) {
@@ -56,6 +52,44 @@ func TestFireKeepsTheLoopOpen(t *testing.T) {
 	}
 	if pace.SendDelay.TotalCount() != n {
 		t.Errorf("lateness recorded for %d", pace.SendDelay.TotalCount())
+	}
+}
+
+// On the real clock several firing goroutines share the schedule: still
+// every due time is sent exactly once, never before it is due, and the
+// pace says whether the threads got realtime priority (they do as root).
+func TestFireRealClockSendsEachDueTimeOnce(t *testing.T) {
+	const n = 300
+	var mu sync.Mutex
+	seen := map[int]int{}
+	early := 0
+	start := time.Now().Add(5 * time.Millisecond)
+	procs := runtime.GOMAXPROCS(0)
+	pace := Fire(context.Background(), RealClock{}, start, &Paced{Rate: Constant(3000), Duration: n * time.Second / 3000}, func(seq int, due time.Time) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		seen[seq]++
+		if now.Before(due) {
+			early++
+		}
+	})
+	if pace.Fired != n || len(seen) != n {
+		t.Fatalf("fired %d, sent %d distinct; want %d", pace.Fired, len(seen), n)
+	}
+	for seq, k := range seen {
+		if k != 1 || seq < 0 || seq >= n {
+			t.Errorf("seq %d sent %d times", seq, k)
+		}
+	}
+	if early > 0 {
+		t.Errorf("%d due times sent before they were due", early)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs {
+		t.Errorf("GOMAXPROCS %d after Fire, %d before", got, procs)
+	}
+	if realtime := os.Geteuid() == 0 && runtime.GOOS == "linux"; realtime != (pace.Note == "") {
+		t.Errorf("realtime expected %v, pace note %q", realtime, pace.Note)
 	}
 }
 

@@ -48,6 +48,7 @@ type GeneratorSummary struct {
 	Fired    int     `json:"fired"`
 	Recorded int     `json:"recorded"`
 	CPUS     float64 `json:"cpu_s"`
+	Note     string  `json:"note,omitempty"` // the pacer's (Pace.Note)
 }
 
 func generatorFile(dir string, i int, kind string) string {
@@ -105,7 +106,7 @@ func RunGenerator(ctx context.Context, j GeneratorJob) error {
 	reqCtx := context.WithoutCancel(ctx)
 	pace := Fire(ctx, RealClock{}, j.Start, &Every{S: full, N: j.Of, I: j.Index}, func(seq int, due time.Time) {
 		global := seq*j.Of + j.Index
-		c.Send(func() Outcome { return sender.Job(reqCtx, sc.Request(j.Prefix, global, due)) })
+		sender.Post(reqCtx, sc.Request(j.Prefix, global, due), &c)
 	})
 	wctx, cancel := context.WithTimeout(context.Background(), j.Timeout+time.Second)
 	defer cancel()
@@ -117,8 +118,8 @@ func RunGenerator(ctx context.Context, j GeneratorJob) error {
 	if err := writeGeneratorLog(generatorFile(j.Out, j.Index, "hlog"), j.Start, outs); err != nil {
 		return err
 	}
-	sum := GeneratorSummary{Fired: pace.Fired, Recorded: len(outs), CPUS: round3((cpuTime() - cpu0).Seconds())}
-	b, _ := json.Marshal(sum) // a struct of numbers always encodes
+	sum := GeneratorSummary{Fired: pace.Fired, Recorded: len(outs), CPUS: round3((cpuTime() - cpu0).Seconds()), Note: pace.Note}
+	b, _ := json.Marshal(sum) // numbers and a string always encode
 	return writeFileAtomic(generatorFile(j.Out, j.Index, "json"), append(b, '\n'))
 }
 
@@ -243,7 +244,7 @@ func (r *run) fireRemote(stop context.Context, m *measured, sc Scenario, length 
 	}
 	m.jobs.add(merged.Outcomes)
 	m.remote = &merged
-	return Pace{Fired: merged.Fired, SendDelay: merged.SendDelay}, nil
+	return Pace{Fired: merged.Fired, SendDelay: merged.SendDelay, Note: merged.Note}, nil
 }
 
 // Merged is what the bench reads back from N generators' files.
@@ -251,6 +252,7 @@ type Merged struct {
 	Outcomes  []Outcome
 	Fired     int
 	CPUS      float64
+	Note      string                  // a generator's pacer note, if any said one
 	HTTP      *hdrhistogram.Histogram // merged from the interval logs
 	SendDelay *hdrhistogram.Histogram
 	Counts    []int64 // http histogram count per generator, for the check
@@ -288,6 +290,9 @@ func MergeGenerators(dir string, n int) (Merged, error) {
 		}
 		m.Fired += s.Fired
 		m.CPUS += s.CPUS
+		if m.Note == "" {
+			m.Note = s.Note
+		}
 	}
 	return m, nil
 }

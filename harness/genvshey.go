@@ -183,7 +183,7 @@ func genLeg(ctx context.Context, cfg GenVsHeyConfig, rate float64) GenLeg {
 	cpu0 := cpuTime()
 	start := time.Now().Add(5 * time.Millisecond)
 	pace := Fire(ctx, RealClock{}, start, &Paced{Rate: Constant(rate), Duration: cfg.Duration}, func(seq int, due time.Time) {
-		c.Send(func() Outcome { return sender.Job(ctx, sc.Request("g-", seq, due)) })
+		sender.Post(ctx, sc.Request("g-", seq, due), &c)
 	})
 	c.Wait(ctx)
 	outs := c.Outcomes()

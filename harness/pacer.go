@@ -123,6 +123,7 @@ type Pace struct {
 	Fired     int
 	SendDelay *hdrhistogram.Histogram // microseconds, due -> fired
 	MaxDelay  time.Duration
+	Note      string // why the pacer ran with less than it could (Fire's thread priority)
 }
 
 // newLatencyHist records 1µs..1h with 3 significant digits.

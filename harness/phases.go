@@ -258,7 +258,7 @@ func (r *run) measure(ctx context.Context) measured {
 		}
 	} else {
 		m.pace = Fire(genCtx, b.clock(), m.start, sched, func(seq int, due time.Time) {
-			m.jobs.Send(func() Outcome { return r.sender.Job(ctx, sc.Request(prefix, seq, due)) })
+			r.sender.Post(ctx, sc.Request(prefix, seq, due), m.jobs)
 		})
 	}
 	m.end = time.Now()

@@ -46,10 +46,13 @@ type Outcome struct {
 func (o Outcome) Accepted() bool { return o.Status >= 200 && o.Status < 300 }
 
 // Sender sends jobs and probes to one server. Safe for concurrent use.
+// Jobs go through the generator's own HTTP/1.1 client (jobclient.go);
+// probes, and jobs to a base that is not plain http://, through Client.
 type Sender struct {
 	Base   string // http://host:port
 	Client *http.Client
 	jobs   *url.URL // Base/jobs, parsed once: not once per request
+	lean   *jobClient
 }
 
 // NewSender returns a sender whose client never limits connections: an
@@ -64,11 +67,20 @@ func NewSender(base string, timeout time.Duration) *Sender {
 		DisableCompression:  true,
 	}
 	u, _ := url.Parse(base + "/jobs") // an unparsable base fails every request, in Job
-	return &Sender{Base: base, Client: &http.Client{Transport: tr, Timeout: timeout}, jobs: u}
+	s := &Sender{Base: base, Client: &http.Client{Transport: tr, Timeout: timeout}, jobs: u}
+	if u != nil {
+		s.lean, _ = newJobClient(u, timeout) // nil for https: net/http posts those
+	}
+	return s
 }
 
 // Close drops idle connections.
-func (s *Sender) Close() { s.Client.CloseIdleConnections() }
+func (s *Sender) Close() {
+	s.Client.CloseIdleConnections()
+	if s.lean != nil {
+		s.lean.close()
+	}
+}
 
 // jobPayload is the POST /jobs payload the harness sends.
 type jobPayload struct {
@@ -79,21 +91,22 @@ type jobPayload struct {
 	CostMS  int    `json:"cost_ms,omitempty"` // cpu jobs only
 }
 
-func jobBody(r Request) []byte {
+func jobBody(r Request) []byte { return appendJobBody(make([]byte, 0, 128), r) }
+
+// appendJobBody appends r's payload to b.
+func appendJobBody(b []byte, r Request) []byte {
 	if r.Kind == "io" && plainID(r.ID) {
 		// The common case, built by appending: no reflection per request.
-		b := make([]byte, 0, 128)
 		b = append(b, `{"to":"bench@example.org","subject":"offload bench `...)
 		b = append(b, r.ID...)
-		b = append(b, `","text":"one job of an offload bench run","kind":"io"}`...)
-		return b
+		return append(b, `","text":"one job of an offload bench run","kind":"io"}`...)
 	}
 	p := jobPayload{To: "bench@example.org", Subject: "offload bench " + r.ID, Text: "one job of an offload bench run", Kind: r.Kind}
 	if r.Kind == "cpu" {
 		p.CostMS = r.CostMS
 	}
-	b, _ := json.Marshal(p) // strings and an int always encode
-	return b
+	j, _ := json.Marshal(p) // strings and an int always encode
+	return append(b, j...)
 }
 
 // plainID reports whether id needs no JSON escaping.
@@ -119,8 +132,32 @@ func NewJobRequest(ctx context.Context, base string, r Request) (*http.Request, 
 	return req, nil
 }
 
+// Post sends r and returns without waiting for the answer: open loop.
+// The request is written on the calling goroutine when a connection is
+// idle (Fire's firing thread: its write time is the real one); the
+// outcome goes to c once the answer is in.
+func (s *Sender) Post(ctx context.Context, r Request, c *Collector) {
+	c.begin()
+	s.post(ctx, r, c.finish)
+}
+
+func (s *Sender) post(ctx context.Context, r Request, done func(Outcome)) {
+	if s.lean != nil {
+		s.lean.post(ctx, r, done)
+		return
+	}
+	go func() { done(s.netJob(ctx, r)) }()
+}
+
 // Job posts r and reports its outcome.
 func (s *Sender) Job(ctx context.Context, r Request) Outcome {
+	ch := make(chan Outcome, 1)
+	s.post(ctx, r, func(o Outcome) { ch <- o })
+	return <-ch
+}
+
+// netJob posts r through net/http.
+func (s *Sender) netJob(ctx context.Context, r Request) Outcome {
 	if s.jobs == nil || s.jobs.Host == "" {
 		return Outcome{Request: r, Sent: time.Now(), Done: time.Now(), Err: fmt.Sprintf("build request: bad base URL %q", s.Base)}
 	}
@@ -179,6 +216,7 @@ type Collector struct {
 	outcomes []Outcome
 	wg       sync.WaitGroup
 	sent     int64
+	posted   atomic.Int64 // sent by Post, not counted in sent
 	accepted int64
 	onAccept []chan struct{} // closed at the next acceptance
 	work     chan func() Outcome
@@ -209,14 +247,16 @@ func (c *Collector) Go(send func() Outcome) {
 	}
 }
 
-// Send runs send on the calling goroutine and keeps its outcome (for Fire,
-// whose goroutines send themselves).
-func (c *Collector) Send(send func() Outcome) {
+// begin counts a request sent whose outcome finish will bring (Post). It
+// takes no lock: the firing thread must not wait for a reader that holds
+// one (growing the outcomes under it takes milliseconds).
+func (c *Collector) begin() {
 	c.wg.Add(1)
-	c.mu.Lock()
-	c.sent++
-	c.mu.Unlock()
-	c.record(send())
+	c.posted.Add(1)
+}
+
+func (c *Collector) finish(o Outcome) {
+	c.record(o)
 	c.wg.Done()
 }
 
@@ -279,14 +319,14 @@ func (c *Collector) awaitAccept(ctx context.Context) {
 func (c *Collector) sentCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return int(c.sent)
+	return int(c.sent + c.posted.Load())
 }
 
 // Counts returns requests sent and accepted so far (for progress).
 func (c *Collector) Counts() (sent, accepted int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sent, c.accepted
+	return c.sent + c.posted.Load(), c.accepted
 }
 
 // Outcomes returns a copy of the outcomes gathered so far.
