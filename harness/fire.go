@@ -171,22 +171,17 @@ func wakeAt(start, due time.Time) time.Time {
 	return start.Add((off + fireQuantum - 1) / fireQuantum * fireQuantum)
 }
 
-// procs counts the processors Fire added for its firing goroutines, for
-// as long as any Fire runs.
-var procs struct {
-	sync.Mutex
-	added int
-}
+// procsMu orders the changes of GOMAXPROCS by Fires running at once: each
+// adds its own and takes them back.
+var procsMu sync.Mutex
 
 func addProcs(n int) (restore func()) {
-	procs.Lock()
-	defer procs.Unlock()
-	procs.added += n
+	procsMu.Lock()
+	defer procsMu.Unlock()
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
 	return func() {
-		procs.Lock()
-		defer procs.Unlock()
-		procs.added -= n
+		procsMu.Lock()
+		defer procsMu.Unlock()
 		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)-n))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -34,15 +35,21 @@ type GenLeg struct {
 	Rate          float64
 	Fired, Sent   int
 	CPUPerReqUS   float64
-	SendDelayP99  time.Duration
+	SendDelayP99  time.Duration // due -> written
+	PaceP99       time.Duration // due -> the firing thread awake: the pacer's share of it
 	KeptSchedule  bool
 	InvalidReason string
+	Note          string // the pacer's (Pace.Note)
+}
+
+func (l GenLeg) delays() string {
+	return fmt.Sprintf("p99 send delay %.2fms (p99 wake-up %.2fms)", ms(l.SendDelayP99), ms(l.PaceP99))
 }
 
 // GenVsHeyResult is what the benchmark prints.
 type GenVsHeyResult struct {
 	HeyMaxRPS      float64 // closed loop, C workers, no rate limit
-	Rate           float64 // the fixed rate of the CPU comparison: half of HeyMaxRPS
+	Rate           float64 // the fixed rate of the CPU comparison: half of HeyMaxRPS, rounded up
 	HeyCPUPerReqUS float64 // hey at Rate
 	HeyRPS         float64 // what hey achieved at Rate
 	Gen            GenLeg  // the generator at Rate
@@ -94,7 +101,7 @@ func GenVsHey(ctx context.Context, cfg GenVsHeyConfig) (GenVsHeyResult, error) {
 		return res, err
 	}
 	res.HeyMaxRPS = heyMax
-	res.Rate = float64(int(heyMax / 2))
+	res.Rate = math.Ceil(heyMax / 2) // at least half: the goal's rate
 	logf("hey -c %d, closed loop: %.0f req/s", cfg.C, heyMax)
 	rps, cpu, n, err := heyLeg(ctx, cfg, res.Rate, cfg.Duration)
 	if err != nil {
@@ -106,29 +113,45 @@ func GenVsHey(ctx context.Context, cfg GenVsHeyConfig) (GenVsHeyResult, error) {
 	}
 	logf("hey -c %d -q %.0f (%.0f req/s in all): %.0f req/s, %.1f µs CPU per request", cfg.C, res.Rate/float64(cfg.C), res.Rate, rps, res.HeyCPUPerReqUS)
 	res.Gen = genLeg(ctx, cfg, res.Rate)
-	logf("generator at %.0f req/s: %.1f µs CPU per request, p99 send delay %.2fms", res.Rate, res.Gen.CPUPerReqUS, ms(res.Gen.SendDelayP99))
+	if res.Gen.Note != "" {
+		logf("%s", res.Gen.Note)
+	}
+	logf("generator at %.0f req/s: %.1f µs CPU per request, %s", res.Rate, res.Gen.CPUPerReqUS, res.Gen.delays())
 	res.Ladder = append(res.Ladder, res.Gen)
-	// Up from half of hey's maximum while the schedule holds; down from it
-	// until it does, so the highest rate kept is always reported.
+	// Up from half of hey's maximum while the schedule holds, up to hey's
+	// maximum; down from it until it does; then once halfway between the
+	// highest rate kept and the lowest missed.
 	steps := []float64{0.75, 1}
 	if res.Gen.KeptSchedule {
 		res.MaxKeptRPS = res.Rate
 	} else {
 		steps = []float64{0.35, 0.25, 0.15, 0.1, 0.05}
 	}
+	missed := 0.0
+	if !res.Gen.KeptSchedule {
+		missed = res.Rate
+	}
+	try := func(rate float64) GenLeg {
+		leg := genLeg(ctx, cfg, float64(int(rate)))
+		res.Ladder = append(res.Ladder, leg)
+		logf("generator at %.0f req/s: %s", leg.Rate, leg.delays())
+		if leg.KeptSchedule {
+			res.MaxKeptRPS = max(res.MaxKeptRPS, leg.Rate)
+		} else if missed == 0 || leg.Rate < missed {
+			missed = leg.Rate
+		}
+		return leg
+	}
 	for _, f := range steps {
 		if ctx.Err() != nil {
 			break
 		}
-		leg := genLeg(ctx, cfg, float64(int(heyMax*f)))
-		res.Ladder = append(res.Ladder, leg)
-		logf("generator at %.0f req/s: p99 send delay %.2fms", leg.Rate, ms(leg.SendDelayP99))
-		if leg.KeptSchedule {
-			res.MaxKeptRPS = max(res.MaxKeptRPS, leg.Rate)
-		}
-		if leg.KeptSchedule != res.Gen.KeptSchedule {
+		if leg := try(heyMax * f); leg.KeptSchedule != res.Gen.KeptSchedule {
 			break
 		}
+	}
+	if ctx.Err() == nil && res.MaxKeptRPS > 0 && missed > res.MaxKeptRPS {
+		try((res.MaxKeptRPS + missed) / 2)
 	}
 	return res, ctx.Err()
 }
@@ -174,12 +197,18 @@ func heyLeg(ctx context.Context, cfg GenVsHeyConfig, rate float64, d time.Durati
 }
 
 // genLeg runs the generator, open loop, at rate for cfg.Duration, and
-// accounts it the way a bench run is accounted.
+// accounts it the way a bench run is accounted. Like a bench run's, its
+// connections are warmed first, at the same rate.
 func genLeg(ctx context.Context, cfg GenVsHeyConfig, rate float64) GenLeg {
 	sender := NewSender(cfg.Base, 10*time.Second)
 	defer sender.Close()
-	var c Collector
 	sc := Scenario{Name: "gen", Rate: rate}
+	var warm Collector
+	Fire(ctx, RealClock{}, time.Now().Add(5*time.Millisecond), &Paced{Rate: Constant(rate), Duration: cfg.Duration / 5}, func(seq int, due time.Time) {
+		sender.Post(ctx, sc.Request("w-", seq, due), &warm)
+	})
+	warm.Wait(ctx)
+	var c Collector
 	cpu0 := cpuTime()
 	start := time.Now().Add(5 * time.Millisecond)
 	pace := Fire(ctx, RealClock{}, start, &Paced{Rate: Constant(rate), Duration: cfg.Duration}, func(seq int, due time.Time) {
@@ -190,8 +219,9 @@ func genLeg(ctx context.Context, cfg GenVsHeyConfig, rate float64) GenLeg {
 	a := Account(Record{Start: start, End: start.Add(cfg.Duration), DrainEnd: time.Now(), Requests: outs})
 	cpu := cpuTime() - cpu0
 	delays := sendDelays(outs)
-	leg := GenLeg{Rate: rate, Fired: pace.Fired, Sent: len(outs),
-		SendDelayP99: time.Duration(delays.ValueAtQuantile(99)) * time.Microsecond}
+	leg := GenLeg{Rate: rate, Fired: pace.Fired, Sent: len(outs), Note: pace.Note,
+		SendDelayP99: time.Duration(delays.ValueAtQuantile(99)) * time.Microsecond,
+		PaceP99:      time.Duration(pace.SendDelay.ValueAtQuantile(99)) * time.Microsecond}
 	if n := a.Run.Sent; n > 0 {
 		leg.CPUPerReqUS = float64(cpu.Microseconds()) / float64(n)
 	}

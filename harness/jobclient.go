@@ -57,11 +57,11 @@ type exchange struct {
 // that only an overloaded server reaches it, as net/http's was.
 const maxJobConns = 256
 
-// minIdle is how few idle connections make the client dial spares, at
-// most maxSpareDials at a time.
+// minIdle is how few idle connections make the client dial spares (or
+// half the busy ones, if more), at most maxSpareDials at a time.
 const (
 	minIdle       = 4
-	maxSpareDials = 2
+	maxSpareDials = 4
 )
 
 func newJobClient(jobs *url.URL, timeout time.Duration) (*jobClient, error) {
@@ -121,8 +121,11 @@ func (cl *jobClient) take(ex exchange) (*jobConn, bool) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	// Running low: have the next requests find a connection ready rather
-	// than wait for a dial, which runs at the machine's mercy.
-	for len(cl.idle)+cl.spares <= minIdle && cl.spares < maxSpareDials && cl.open+1 < cl.maxConns && !cl.closed {
+	// than wait for a dial, which runs at the machine's mercy (and the
+	// server's: a busy one accepts late). The more are busy, the more a
+	// stall of the server's needs at once.
+	want := max(minIdle, (cl.open-len(cl.idle)-cl.spares)/2)
+	for len(cl.idle)+cl.spares <= want && cl.spares < maxSpareDials && cl.open+1 < cl.maxConns && !cl.closed {
 		cl.spares++
 		cl.open++
 		go cl.dialSpare()
