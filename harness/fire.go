@@ -40,9 +40,9 @@ func Fire(ctx context.Context, clk Clock, start time.Time, s Schedule, send func
 	notes := make([]string, firingThreads)
 	for i := range firingThreads {
 		wg.Go(func() {
-			// The goroutine never unlocks its thread: the thread ends with it
-			// rather than go back to the runtime at realtime priority.
-			notes[i] = fireThread()
+			var done func()
+			notes[i], done = fireThread()
+			defer done()
 			t := time.NewTimer(time.Hour)
 			defer t.Stop()
 			f.run(ctx, send, func(ctx context.Context, at time.Time) error { return sleepPrecise(ctx, t, at) }, true)

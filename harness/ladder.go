@@ -137,9 +137,8 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	obs := r.observe(ctx, measStart, end)
 
 	first := st.seq
-	pace := Generate(ctx, b.clock(), start, &Paced{Rate: Constant(rate), Duration: l.Warmup + length}, func(seq int, due time.Time) {
-		req := Request{Seq: first + seq, ID: fmt.Sprintf("%s%07d", st.prefix, first+seq), Kind: "io", Due: due}
-		jobs.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	pace := Fire(ctx, b.clock(), start, &Paced{Rate: Constant(rate), Duration: l.Warmup + length}, func(seq int, due time.Time) {
+		r.sender.Post(ctx, Request{Seq: first + seq, ID: fmt.Sprintf("%s%07d", st.prefix, first+seq), Kind: "io", Due: due}, jobs)
 	})
 	st.seq = first + pace.Fired
 	ev := obs.wait()

@@ -141,9 +141,8 @@ func (r *run) warmup(ctx context.Context) {
 	}
 	var c Collector
 	s := Scenario{Name: "warmup", Rate: r.plan.Scenario.Rate}
-	Generate(ctx, b.clock(), time.Now(), &Paced{Rate: Constant(s.Rate), Duration: b.Timing.Warmup}, func(seq int, due time.Time) {
-		req := s.Request(prefix, seq, due)
-		c.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	Fire(ctx, b.clock(), time.Now(), &Paced{Rate: Constant(s.Rate), Duration: b.Timing.Warmup}, func(seq int, due time.Time) {
+		r.sender.Post(ctx, s.Request(prefix, seq, due), &c)
 	})
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -171,7 +170,7 @@ func (r *run) awaitPipeline(ctx context.Context, prefix string) bool {
 		if time.Now().After(next) {
 			req := Request{Seq: len(ids), ID: fmt.Sprintf("%sready%03d", prefix, len(ids)), Kind: "io", Due: time.Now()}
 			ids = append(ids, req.ID)
-			c.Go(func() Outcome { return r.sender.Job(ctx, req) })
+			r.sender.Post(ctx, req, &c)
 			next = time.Now().Add(50 * time.Millisecond)
 		}
 		for _, id := range ids {

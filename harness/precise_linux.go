@@ -25,16 +25,38 @@ var fireThreadOnce sync.Once
 // thread realtime priority (SCHED_FIFO 1), so that a due time wakes it
 // ahead of whatever else the machine runs, server included. The thread
 // only sleeps and writes, never spins. Where that is not permitted it
-// runs at normal priority, with no timer slack, and says so: "" when
-// realtime.
-func fireThread() string {
+// runs at normal priority, with no timer slack, and says so (note is ""
+// when realtime). done puts the thread back as it was and unlocks it: the
+// thread must not end with the goroutine, as a locked one would, because
+// it may be the one that started a child process, which the kernel kills
+// when that thread ends (Pdeathsig, internal/proc).
+func fireThread() (note string, done func()) {
 	runtime.LockOSThread()
-	err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+	old, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		// Without the old policy it cannot be put back: leave it alone.
+		return fmt.Sprintf("generator's firing thread at normal priority: read its policy: %v", err), runtime.UnlockOSThread
+	}
+	slack, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	err = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
 	if err == nil {
-		return ""
+		return "", func() {
+			if err := unix.SchedSetAttr(0, old, 0); err != nil {
+				// Lowering one's own priority is always allowed; if it failed
+				// all the same, the thread must not run other goroutines.
+				slog.Error("generator: put the firing thread back to normal priority", "err", err)
+				return
+			}
+			runtime.UnlockOSThread()
+		}
 	}
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	note := fmt.Sprintf("generator's firing thread at normal priority: realtime (SCHED_FIFO) not permitted: %v", err)
+	note = fmt.Sprintf("generator's firing thread at normal priority: realtime (SCHED_FIFO) not permitted: %v", err)
 	fireThreadOnce.Do(func() { slog.Warn(note) })
-	return note
+	return note, func() {
+		if slack > 0 {
+			_ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0)
+		}
+		runtime.UnlockOSThread()
+	}
 }

@@ -11,7 +11,7 @@ import (
 // syscall package (macOS): coarser, and the send delay shows it.
 func preciseWait(d time.Duration) { time.Sleep(d) }
 
-func fireThread() string {
+func fireThread() (note string, done func()) {
 	runtime.LockOSThread()
-	return "generator's firing thread at normal priority: realtime is Linux only"
+	return "generator's firing thread at normal priority: realtime is Linux only", runtime.UnlockOSThread
 }

@@ -149,13 +149,6 @@ func (s *Sender) post(ctx context.Context, r Request, done func(Outcome)) {
 	go func() { done(s.netJob(ctx, r)) }()
 }
 
-// Job posts r and reports its outcome.
-func (s *Sender) Job(ctx context.Context, r Request) Outcome {
-	ch := make(chan Outcome, 1)
-	s.post(ctx, r, func(o Outcome) { ch <- o })
-	return <-ch
-}
-
 // netJob posts r through net/http.
 func (s *Sender) netJob(ctx context.Context, r Request) Outcome {
 	if s.jobs == nil || s.jobs.Host == "" {

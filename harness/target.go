@@ -26,9 +26,8 @@ func (r *run) targetWarmup(ctx context.Context, prefix string) bool {
 	var c Collector
 	s := Scenario{Name: "warmup", Rate: r.plan.Scenario.Rate}
 	start := time.Now()
-	Generate(ctx, b.clock(), start, &Paced{Rate: Constant(s.Rate), Duration: b.Timing.Warmup}, func(seq int, due time.Time) {
-		req := s.Request(prefix, seq, due)
-		c.Go(func() Outcome { return r.sender.Job(ctx, req) })
+	Fire(ctx, b.clock(), start, &Paced{Rate: Constant(s.Rate), Duration: b.Timing.Warmup}, func(seq int, due time.Time) {
+		r.sender.Post(ctx, s.Request(prefix, seq, due), &c)
 	})
 	// Answers still owed are waited for only up to the end of the warm-up
 	// asked for; the measured phase may start with a few in flight.
