@@ -13,7 +13,6 @@ import (
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/netcut"
-	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
 )
 
@@ -27,12 +26,7 @@ func TestPartitionQueue(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	itest.NeedNetns(t)
-	if err := redisproc.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	itest.NeedRedis(t)
 	bin := itest.Binary(t)
 	sink := itest.Sink(t, mailsink.Config{})
 	timing := harness.Quick()

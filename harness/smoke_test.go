@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/offload/offload/internal/itest"
-	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
 )
 
@@ -28,12 +27,7 @@ func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the quick bench takes about two minutes")
 	}
-	if err := redisproc.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	itest.NeedRedis(t)
 	bin := itest.Binary(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

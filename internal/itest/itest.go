@@ -39,12 +39,7 @@ func AppendOnly() RedisOption { return func(c *redisproc.Config) { c.AppendOnly 
 // Redis starts a private redis-server for t and stops it at cleanup.
 func Redis(t testing.TB, opts ...RedisOption) *redisproc.Server {
 	t.Helper()
-	if err := redisproc.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skip(err.Error())
-	}
+	NeedRedis(t)
 	var cfg redisproc.Config
 	for _, o := range opts {
 		o(&cfg)
@@ -95,14 +90,23 @@ func Pair(t testing.TB, cfg rediscluster.Config) *rediscluster.Pair {
 	return p
 }
 
-func needCluster(t testing.TB) {
+func needCluster(t testing.TB) { t.Helper(); Need(t, rediscluster.Available()) }
+
+// NeedRedis skips t where redis-server is missing (a failure under CI).
+func NeedRedis(t testing.TB) { t.Helper(); Need(t, redisproc.Available()) }
+
+// Need skips t for the missing part err names, except under CI=true,
+// where a missing part is a failure: CI must never pass by skipping.
+// A nil err needs nothing.
+func Need(t testing.TB, err error) {
 	t.Helper()
-	if err := rediscluster.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skip(err.Error())
+	if err == nil {
+		return
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and %v", err)
+	}
+	t.Skip(err.Error())
 }
 
 // Netns makes a network namespace joined to the host for t (netcut.New)
@@ -124,15 +128,7 @@ func Netns(t testing.TB) *netcut.Net {
 
 // NeedNetns skips t where network namespaces cannot be made (not root, no
 // ip command), except under CI=true, where that is a failure.
-func NeedNetns(t testing.TB) {
-	t.Helper()
-	if err := netcut.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skip(err.Error())
-	}
-}
+func NeedNetns(t testing.TB) { t.Helper(); Need(t, netcut.Available()) }
 
 // Sink starts an in-process mail sink for t.
 func Sink(t testing.TB, cfg mailsink.Config) *mailsink.Sink {
