@@ -220,9 +220,7 @@ func writeFileAtomic(path string, b []byte) error {
 // add keeps outcomes read back from generator processes.
 func (c *Collector) add(outs []Outcome) {
 	for _, o := range outs {
-		c.mu.Lock()
-		c.sent++
-		c.mu.Unlock()
+		c.sent.Add(1)
 		c.record(o)
 	}
 }

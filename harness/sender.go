@@ -208,8 +208,10 @@ type Collector struct {
 	mu       sync.Mutex
 	outcomes []Outcome
 	wg       sync.WaitGroup
-	sent     int64
-	posted   atomic.Int64 // sent by Post, not counted in sent
+	// sent takes no lock: the firing thread counts its Post here and must
+	// not wait for a reader that holds mu (growing the outcomes under it
+	// takes milliseconds).
+	sent     atomic.Int64
 	accepted int64
 	onAccept []chan struct{} // closed at the next acceptance
 	work     chan func() Outcome
@@ -226,8 +228,8 @@ const workerIdle = 2 * time.Second
 // its stack growth (net/http's calls run deep) on every request.
 func (c *Collector) Go(send func() Outcome) {
 	c.wg.Add(1)
+	c.sent.Add(1)
 	c.mu.Lock()
-	c.sent++
 	if c.work == nil {
 		c.work = make(chan func() Outcome)
 	}
@@ -240,12 +242,10 @@ func (c *Collector) Go(send func() Outcome) {
 	}
 }
 
-// begin counts a request sent whose outcome finish will bring (Post). It
-// takes no lock: the firing thread must not wait for a reader that holds
-// one (growing the outcomes under it takes milliseconds).
+// begin counts a request sent whose outcome finish will bring (Post).
 func (c *Collector) begin() {
 	c.wg.Add(1)
-	c.posted.Add(1)
+	c.sent.Add(1)
 }
 
 func (c *Collector) finish(o Outcome) {
@@ -309,17 +309,13 @@ func (c *Collector) awaitAccept(ctx context.Context) {
 	}
 }
 
-func (c *Collector) sentCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int(c.sent + c.posted.Load())
-}
+func (c *Collector) sentCount() int { return int(c.sent.Load()) }
 
 // Counts returns requests sent and accepted so far (for progress).
 func (c *Collector) Counts() (sent, accepted int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sent + c.posted.Load(), c.accepted
+	return c.sent.Load(), c.accepted
 }
 
 // Outcomes returns a copy of the outcomes gathered so far.
