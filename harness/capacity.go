@@ -27,6 +27,7 @@ type Ladder struct {
 	MinRequests        int
 	MinStep            time.Duration // a step's measured part is never shorter
 	Warmup             time.Duration // each step's discarded lead-in, at the step's rate
+	FirstWarmup        time.Duration // the first step's, long enough for a self-sizing worker to grow
 	// Settle bounds the wait, after a step, for the jobs it accepted to be
 	// delivered before the next step starts (longer while deliveries are
 	// still arriving, up to twice as long).

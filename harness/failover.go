@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -26,11 +27,9 @@ type replicated struct {
 	key    string
 	killed rediscluster.Shard // cluster: the shard whose master was killed
 	// rejoined ends when the killed master is back as a replica (or failed
-	// to be); close waits for it.
-	rejoined chan struct{}
-	// Rejoin is the outcome of putting a replica back, for the run's log.
-	rejoin error
-	took   time.Duration
+	// to be, or close gave up on it); close waits for it.
+	rejoined     chan struct{}
+	cancelRejoin context.CancelFunc
 }
 
 // startReplicated starts the broker kind with every node on bind ("":
@@ -153,15 +152,23 @@ func (r *replicated) repair(ctx context.Context) error {
 		return err
 	}
 	r.rejoined = make(chan struct{})
+	// The rejoin outlives the fault's window (a durable shard's recovery
+	// waits for it) but not the run: once the run is accounted, close
+	// cancels it rather than wait the half minute a cluster can take to
+	// call itself healthy again.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancelRejoin = cancel
 	go func() {
 		defer close(r.rejoined)
-		start := time.Now()
+		var err error
 		if r.cluster != nil {
-			r.rejoin = r.cluster.Rejoin(context.WithoutCancel(ctx), r.killed.Master, 30*time.Second)
+			err = r.cluster.Rejoin(rctx, r.killed.Master, 30*time.Second)
 		} else {
-			r.rejoin = r.pair.Reattach(context.WithoutCancel(ctx), 30*time.Second)
+			err = r.pair.Reattach(rctx, 30*time.Second)
 		}
-		r.took = time.Since(start)
+		if err != nil && rctx.Err() == nil {
+			slog.Warn("broker-failover: the old master did not come back as a replica", "err", err)
+		}
 	}()
 	return nil
 }
@@ -171,6 +178,7 @@ func (r *replicated) close() {
 		return
 	}
 	if r.rejoined != nil {
+		r.cancelRejoin()
 		<-r.rejoined
 	}
 	if r.cluster != nil {

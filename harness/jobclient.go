@@ -139,6 +139,9 @@ func (cl *jobClient) take(ex exchange) (*jobConn, bool) {
 		cl.open++
 		return nil, true
 	}
+	// Waiting for a spare being dialed is the generator's own delay; with
+	// none coming, every connection is held by an unanswered request.
+	ex.o.ConnWait = cl.spares == 0
 	cl.queue = append(cl.queue, ex)
 	return nil, false
 }
@@ -151,6 +154,7 @@ func (cl *jobClient) redial(ex exchange) {
 	if dial {
 		cl.open++
 	} else {
+		ex.o.ConnWait = cl.spares == 0
 		cl.queue = append(cl.queue, ex)
 	}
 	cl.mu.Unlock()

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/offload/offload/internal/itest"
 )
 
 // post sends r through s and waits for its outcome.
@@ -274,6 +276,49 @@ func TestSenderPostDoesNotWaitForAnswers(t *testing.T) {
 	for _, o := range c.Outcomes() {
 		if o.Status != http.StatusAccepted {
 			t.Errorf("%s: %+v", o.ID, o)
+		}
+	}
+}
+
+// Past maxConns a request waits for a connection, and its outcome says so:
+// the capacity ladder must not blame the generator for a server that holds
+// every connection unanswered.
+func TestSenderMarksRequestsThatWaitedForAConnection(t *testing.T) {
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived.Add(1)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	s := NewSender(srv.URL, 10*time.Second)
+	defer s.Close()
+	s.lean.maxConns = 2
+	var c Collector
+	for i := range 2 {
+		s.Post(context.Background(), Request{Seq: i, ID: jobID("cap-", i), Kind: "io"}, &c)
+	}
+	if !itest.Poll(10*time.Second, func() bool { return arrived.Load() == 2 }) {
+		t.Fatalf("%d requests reached the server, want 2", arrived.Load())
+	}
+	// Both connections now carry an unanswered request.
+	for i := 2; i < 4; i++ {
+		s.Post(context.Background(), Request{Seq: i, ID: jobID("cap-", i), Kind: "io"}, &c)
+	}
+	close(release)
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !c.Wait(wctx) {
+		t.Fatal("not every request was answered")
+	}
+	for _, o := range c.Outcomes() {
+		if o.Status != http.StatusAccepted {
+			t.Errorf("%s: %+v", o.ID, o)
+		}
+		if o.ConnWait != (o.Seq >= 2) {
+			t.Errorf("%s: waited for a connection %v, want %v", o.ID, o.ConnWait, o.Seq >= 2)
 		}
 	}
 }

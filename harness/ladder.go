@@ -47,8 +47,15 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 		if ctx.Err() != nil {
 			break
 		}
-		r.setPhase(fmt.Sprintf("step %d/%d: %s req/s", i+1, len(rates), fmtRate(rate)), l.Warmup+l.StepLength(rate))
-		s, ev := r.step(ctx, st, l, rule, rate)
+		sl := l
+		if i == 0 {
+			// The first step also warms the strategy up from idle: a
+			// worker that sizes itself by load (the queue's multi-worker)
+			// has not grown yet, and its ramp is not its capacity.
+			sl.Warmup = max(l.Warmup, l.FirstWarmup)
+		}
+		r.setPhase(fmt.Sprintf("step %d/%d: %s req/s", i+1, len(rates), fmtRate(rate)), sl.Warmup+sl.StepLength(rate))
+		s, ev := r.step(ctx, st, sl, rule, rate)
 		if !s.AcceptOK {
 			cause, detail := Blame(ev, true)
 			s.LimitedBy = cause
@@ -167,7 +174,11 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	rec := StepRecord{Offered: rate, Start: measStart, End: end, Requests: measured, Accepts: st.accepts,
 		Delivered: map[string]Delivery{}, Stalled: stalled, JudgeDelivery: st.judge,
 		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond}
-	rec.Behind = rule.generatorBehind(rec.SendDelayP99)
+	// Requests that waited for a connection were held up by the server,
+	// not by the generator: every connection carried one it had not
+	// answered. Their wait is in their latency from due; the generator is
+	// judged on the others.
+	rec.Behind = rule.generatorBehind(time.Duration(sendDelays(ownPace(measured)).ValueAtQuantile(99)) * time.Microsecond)
 	for _, d := range b.Sink.Deliveries() {
 		if strings.HasPrefix(d.ID, st.prefix) {
 			rec.Delivered[d.ID] = Delivery{First: d.First, Count: d.Count}
@@ -311,4 +322,15 @@ func (b *Bench) capacityFor(strategy, variant string) (results.Capacity, bool) {
 	defer b.mu.Unlock()
 	c, ok := b.capacity[capacityKey(strategy, variant)]
 	return c, ok
+}
+
+// ownPace is outs without the requests that waited for a connection.
+func ownPace(outs []Outcome) []Outcome {
+	var own []Outcome
+	for _, o := range outs {
+		if !o.ConnWait {
+			own = append(own, o)
+		}
+	}
+	return own
 }

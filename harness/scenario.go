@@ -80,7 +80,7 @@ func Quick() Timing {
 		// A short ladder: doubling steps of at least 500 requests, fewer
 		// than the full ladder's 2,000, so its p99 rests on 5 samples.
 		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
-			Warmup: 200 * time.Millisecond, Settle: time.Second},
+			Warmup: 200 * time.Millisecond, FirstWarmup: time.Second, Settle: time.Second},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
@@ -98,7 +98,7 @@ func Full() Timing {
 		// Steps a factor of √2 apart, each at least 2,000 measured requests
 		// (so p99 rests on 20 samples) and at least a second.
 		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
-			Warmup: 500 * time.Millisecond, Settle: 2 * time.Second},
+			Warmup: 500 * time.Millisecond, FirstWarmup: 3 * time.Second, Settle: 2 * time.Second},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }

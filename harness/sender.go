@@ -40,6 +40,10 @@ type Outcome struct {
 	Err      string // transport error, if any
 	Timeout  bool   // the error was the request timeout
 	Canceled bool   // the error was the run being stopped (Ctrl-C), not the server
+	// ConnWait: every connection (maxJobConns) was busy with a request
+	// the server had not answered, so this one waited for one to come
+	// free before it was written. Its send delay is the server's doing.
+	ConnWait bool
 }
 
 // Accepted reports a 2xx answer: the server took the job.

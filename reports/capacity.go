@@ -90,19 +90,7 @@ func CapacityTable(f *results.File) Table {
 		if base > 0 && l.Run.Strategy != BaselineStrategy {
 			ratio = fmt.Sprintf("%.2f×", c.MaxAcceptRPS/base)
 		}
-		delivery := "n/a"
-		if c.MaxDeliveryRPS != nil {
-			switch {
-			case *c.MaxDeliveryRPS == 0 && c.DeliveryLimitedBy == "":
-				// The ladder stopped on its answers before deliveries
-				// were judged at all: no figure, not a bound of zero.
-				delivery = "–"
-			case c.DeliveryLimitedBy == "":
-				delivery = "≥ " + num(*c.MaxDeliveryRPS)
-			default:
-				delivery = num(*c.MaxDeliveryRPS)
-			}
-		}
+		delivery := deliveryFigure(c)
 		accept := num(c.MaxAcceptRPS)
 		if c.AcceptLimitedBy == "" {
 			accept = "≥ " + accept
@@ -301,7 +289,10 @@ func (v *Verdict) judgeCapacity(f *results.File, runs []results.Run) {
 		v.Knees = append(v.Knees, accept+".")
 		if c.MaxDeliveryRPS != nil {
 			d := fmt.Sprintf("Deliveries kept up to %s jobs/s%s", num(*c.MaxDeliveryRPS), loop)
-			if c.DeliveryLimitedBy != "" {
+			if first, peak, ok := deliveryFellBehindAtOnce(c); ok {
+				d = fmt.Sprintf("Deliveries fell behind already at the first step, %s req/s%s, peaking at %s jobs/s; it broke on %s: %s",
+					num(first), loop, num(peak), c.DeliveryLimitedBy, c.DeliveryEvidence)
+			} else if c.DeliveryLimitedBy != "" {
 				d += fmt.Sprintf("; the next step broke on %s: %s", c.DeliveryLimitedBy, c.DeliveryEvidence)
 			} else {
 				d = "Deliveries kept up at every step, to " + num(*c.MaxDeliveryRPS) + " jobs/s" + loop
@@ -318,4 +309,40 @@ func (v *Verdict) judgeCapacity(f *results.File, runs []results.Run) {
 			v.Bad = append(v.Bad, "Costly to accept: "+line+".")
 		}
 	}
+}
+
+// deliveryFigure is the delivery column: the highest rate whose deliveries
+// kept up, "≥" when none failed, "–" when deliveries were never judged.
+// When the first step already outran them there is no such rate, and a 0
+// would read as "delivers nothing": the cell says "< first step", with the
+// most the deliveries reached while saturated, which is their ceiling.
+func deliveryFigure(c *results.Capacity) string {
+	if c.MaxDeliveryRPS == nil {
+		return "n/a"
+	}
+	if first, peak, ok := deliveryFellBehindAtOnce(c); ok {
+		return fmt.Sprintf("< %s (peak %s)", num(first), num(peak))
+	}
+	switch {
+	case *c.MaxDeliveryRPS == 0 && c.DeliveryLimitedBy == "":
+		// The ladder stopped on its answers before deliveries were
+		// judged at all: no figure, not a bound of zero.
+		return "–"
+	case c.DeliveryLimitedBy == "":
+		return "≥ " + num(*c.MaxDeliveryRPS)
+	}
+	return num(*c.MaxDeliveryRPS)
+}
+
+// deliveryFellBehindAtOnce reports whether the ladder's first step already
+// failed on its deliveries, with that step's rate and the highest delivered
+// rate any step saw.
+func deliveryFellBehindAtOnce(c *results.Capacity) (first, peak float64, ok bool) {
+	if c.MaxDeliveryRPS == nil || *c.MaxDeliveryRPS != 0 || c.DeliveryLimitedBy == "" || len(c.Steps) == 0 {
+		return 0, 0, false
+	}
+	for _, s := range c.Steps {
+		peak = max(peak, s.DeliveredRPS)
+	}
+	return c.Steps[0].OfferedRPS, peak, true
 }

@@ -80,6 +80,18 @@ func NewWith(cfg strategies.Config, o Options) (strategies.Strategy, error) {
 		log = slog.Default()
 	}
 	b := &Bus{rdb: rdb, keys: Keys{Partitions: o.Partitions}, durable: durable, log: log, url: cfg.RedisURL}
+	ctx, cancel := context.WithTimeout(context.Background(), redisconn.PingTimeout)
+	prev, err := RecordPartitions(ctx, rdb, b.keys.partitions())
+	cancel()
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("eventbus: %w", err)
+	}
+	if prev != 0 && prev != b.keys.partitions() {
+		// Events already written to the old layout's streams are read only
+		// by consumers still started with the old count.
+		log.Warn("eventbus partition count changed", "was", prev, "now", b.keys.partitions())
+	}
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics.Register(NewCollector(rdb, b.keys)); err != nil {
 			_ = rdb.Close()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,6 +110,20 @@ func TestCluster(t *testing.T) {
 			}
 			if st.Node != sh.Master.Addr() {
 				t.Errorf("stats say %s is on %s; the cluster says %s", st.Stream, st.Node, sh.Master.Addr())
+			}
+		}
+	})
+
+	t.Run("stats find the web side's partitions", func(t *testing.T) {
+		// The stream names depend on the partition count; `eventbus stats`
+		// without --partitions reads the count the web side recorded, so
+		// it shows all three partitions, not an empty partition 0.
+		flush(t, rdb)
+		clusterWeb(t, cl, "")
+		out := runCLI(t, "eventbus", "stats", "--redis", cl.URL())
+		for _, stream := range clusterKeys.Streams() {
+			if !strings.Contains(out, stream) {
+				t.Errorf("stats without --partitions do not show %s:\n%s", stream, out)
 			}
 		}
 	})

@@ -23,21 +23,26 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub := args[0]
 	fs := cli.NewFlagSet("eventbus "+sub, stderr)
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL (also REDIS_URL)")
-	partitions := fs.Int("partitions", 1, "number of stream partitions the web side writes")
+	partitions := fs.Int("partitions", 0, "number of stream partitions the web side writes (0: the count it recorded in Redis, else 1)")
 	group := fs.String("group", "", "replay: the consumer group (handler) to replay")
 	from := fs.String("from", "", "replay: first event to deliver again: 0 (all retained), an entry id, an RFC 3339 time, or a duration ago (1h)")
 	asJSON := fs.Bool("json", false, "stats: print JSON")
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if *partitions < 1 {
-		return cli.Usagef("--partitions %d: must be at least 1", *partitions)
+	if *partitions < 0 {
+		return cli.Usagef("--partitions %d: must be at least 1 (or 0: as recorded)", *partitions)
 	}
 	rdb, err := Connect(ctx, *redisURL)
 	if err != nil {
 		return cli.Usage(err)
 	}
 	defer rdb.Close()
+	if *partitions == 0 {
+		if *partitions, err = RecordedPartitions(ctx, rdb); err != nil {
+			return err
+		}
+	}
 	keys := Keys{Partitions: *partitions}
 	if sub == "replay" {
 		if *group == "" {

@@ -1,12 +1,16 @@
 package eventbus
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/hashslot"
 )
@@ -176,4 +180,40 @@ func ParseFrom(s string, now time.Time) (string, error) {
 		return streamID{ms: uint64(max(now.Add(-d).UnixMilli(), 0))}.String(), nil
 	}
 	return "", fmt.Errorf("position %q: give 0, an entry id (1700000000000-0), an RFC 3339 time or a duration like 1h", s)
+}
+
+// layoutKey holds the partition count the web side last started with. The
+// stream names depend on that count, so an inspection command, or a
+// consumer started with a different --partitions, could otherwise look at
+// streams nobody writes and report an empty bus.
+const layoutKey = Prefix + ":partitions"
+
+// RecordPartitions stores n as the bus's partition count and returns the
+// count recorded before it (0 when there was none).
+func RecordPartitions(ctx context.Context, rdb redis.UniversalClient, n int) (int, error) {
+	prev, err := rdb.SetArgs(ctx, layoutKey, n, redis.SetArgs{Get: true}).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("record partition count: %w", err)
+	}
+	p, err := strconv.Atoi(prev)
+	if err != nil {
+		return 0, fmt.Errorf("record partition count: %s holds %q, not a count", layoutKey, prev)
+	}
+	return p, nil
+}
+
+// RecordedPartitions is the partition count the web side last recorded, or
+// 0 when no web side has run against this Redis.
+func RecordedPartitions(ctx context.Context, rdb redis.UniversalClient) (int, error) {
+	v, err := rdb.Get(ctx, layoutKey).Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read partition count %s: %w", layoutKey, err)
+	}
+	return v, nil
 }

@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"flag"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,11 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 			return cli.Usage(err)
 		}
 		defer rdb.Close()
+		if rec, err := RecordedPartitions(ctx, rdb); err == nil && rec != 0 && rec != max(cfg.Partitions, 1) {
+			// This consumer would read streams the web side no longer
+			// writes (or miss some it does).
+			cmpOr(wc.Logger, slog.Default()).Warn("eventbus: --partitions differs from the web side's", "consumer", max(cfg.Partitions, 1), "web", rec)
+		}
 		h, ordered, closeHandler, err := newHandler(handler, cfg.Group, wc, rdb)
 		if err != nil {
 			return err

@@ -28,7 +28,11 @@
 // reply died with it leaves jobs in a live worker's inflight list that the
 // worker never heard of; the worker notices the error and puts them back
 // (resque/orphans.go), so they run late, not never. The delayed set has
-// one-second resolution, as in Resque.
+// one-second resolution, as in Resque. Spread over the shards of a Redis
+// Cluster (--shards), a shard whose master fails a command is passed over
+// for a second and its jobs go to another shard (resque.Client.Place), so
+// a failover costs one shard's in-flight requests a timeout, not the whole
+// web side's.
 //
 // What the harness shows: no loss under worker, web and Redis restarts,
 // duplicates ≤ in-flight, queue length and oldest wait growing while workers
@@ -160,11 +164,12 @@ func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func
 	rt.Blocking(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s := w.c.ShardFor(j.ID)
-		if !at.IsZero() {
-			return s.EnqueueAt(ctx, at, j.ID, raw)
-		}
-		return s.Enqueue(ctx, Queue, j.ID, raw)
+		return w.c.Place(ctx, j.ID, func(ctx context.Context, s *resque.Client) error {
+			if !at.IsZero() {
+				return s.EnqueueAt(ctx, at, j.ID, raw)
+			}
+			return s.Enqueue(ctx, Queue, j.ID, raw)
+		})
 	}, func(err error) {
 		if err != nil {
 			w.log.Warn("enqueue failed", "id", j.ID, "err", err)
@@ -181,7 +186,7 @@ func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func
 
 // State answers GET /jobs/{id} from the job's status hash.
 func (w *Web) State(ctx context.Context, id string) (strategies.JobState, error) {
-	st, err := w.c.ShardFor(id).Status(ctx, id)
+	st, err := w.c.Find(ctx, id)
 	if errors.Is(err, resque.ErrNoSuchJob) {
 		return strategies.JobState{}, fmt.Errorf("%w: %s (unknown, or finished more than a day ago)", strategies.ErrUnknownJob, id)
 	}

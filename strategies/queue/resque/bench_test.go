@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/strategies/queue/resque"
 )
 
@@ -56,4 +62,106 @@ func BenchmarkClaimAck(b *testing.B) {
 	if err := <-stopped; err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkClusterPerMaster measures what one master of a Redis Cluster
+// spends per job: b.N jobs enqueued over three shards by 32 concurrent
+// clients (as web requests would), then claimed and acknowledged, on the
+// local 3-master cluster. Every process shares this machine's cores, so
+// the wall-clock rate says little about a master; its CPU time per job
+// does. Redis runs commands on one thread, so one master's ceiling is
+// about one core divided by that cost: "jobs/s-per-master-core" reports
+// it, and N masters on N machines are worth N times it, on paper (web and
+// workers scaled out beside them).
+func BenchmarkClusterPerMaster(b *testing.B) {
+	cl := itest.Cluster(b, rediscluster.Config{})
+	ctx := context.Background()
+	c, err := resque.Open(ctx, resque.Options{URL: cl.URL(), Shards: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	shards, err := cl.Shards(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	masterCPU := func() []time.Duration {
+		out := make([]time.Duration, len(shards))
+		for i, s := range shards {
+			rdb := redis.NewClient(&redis.Options{Addr: s.Master.Addr()})
+			info, err := rdb.Info(ctx, "cpu").Result()
+			_ = rdb.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[i] = redisCPU(b, info)
+		}
+		return out
+	}
+	before := masterCPU()
+	b.ResetTimer()
+	t0 := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				id := fmt.Sprintf("j%d", i)
+				raw, _ := resque.Encode("bench", "noop", map[string]any{"id": id})
+				if err := c.ShardFor(id).Enqueue(ctx, "bench", id, raw); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	enqueued := time.Since(t0)
+	var done atomic.Int64
+	k, err := resque.NewConsumer(c, resque.ConsumerConfig{Queue: "bench", Size: 10, Prefetch: 100,
+		Handler: func(context.Context, resque.Job) error { done.Add(1); return nil }, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- k.Run(runCtx) }()
+	if !itest.Poll(5*time.Minute, func() bool { return k.Counters.Processed.Load() >= int64(b.N) }) {
+		b.Fatalf("acked %d of %d", k.Counters.Processed.Load(), b.N)
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	cancel()
+	if err := <-stopped; err != nil {
+		b.Fatal(err)
+	}
+	after := masterCPU()
+	var spent time.Duration
+	for i := range after {
+		spent += after[i] - before[i]
+	}
+	// Jobs spread evenly over the shards (a hash of the id), so each
+	// master handled about b.N/3 of them.
+	perJob := spent.Seconds() / float64(b.N)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+	b.ReportMetric(float64(b.N)/enqueued.Seconds(), "enqueued/s")
+	b.ReportMetric(perJob*1e6, "master-cpu-µs/job")
+	b.ReportMetric(1/perJob, "jobs/s-per-master-core")
+}
+
+// redisCPU is used_cpu_sys + used_cpu_user from INFO cpu.
+func redisCPU(b *testing.B, info string) time.Duration {
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (k != "used_cpu_sys" && k != "used_cpu_user") {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.Fatalf("INFO cpu %s: %v", k, err)
+		}
+		total += f
+	}
+	return time.Duration(total * float64(time.Second))
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,9 +76,12 @@ type Client struct {
 	jobTTL time.Duration
 	// shards are the namespaces one logical queue is spread over
 	// (shards.go); just this client when there is one.
-	shards  []*Client
-	index   int             // this client's place in shards
-	durable replwait.Policy // durable.go
+	shards []*Client
+	index  int // this client's place in shards
+	// pausedUntil (unix ns) is when this shard may take new jobs again
+	// after its master failed a command (Place).
+	pausedUntil atomic.Int64
+	durable     replwait.Policy // durable.go
 }
 
 // Options configures Open. Zero values take the defaults in brackets.

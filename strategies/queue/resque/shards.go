@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/offload/offload/internal/hashslot"
 )
@@ -79,6 +80,77 @@ func (c *Client) ShardFor(id string) *Client {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
 	return s[h.Sum32()%uint32(len(s))]
+}
+
+// shardPause is how long a shard whose master failed a command is passed
+// over for new jobs. A failover takes the master away for a second or two;
+// without the pause every enqueue hashed to it would hold a web thread for
+// the whole command timeout (and a Node-style loop has four), stalling the
+// jobs bound for the healthy shards behind them. After the pause one job
+// tries the shard again, so a shard that is back takes its share at once.
+const shardPause = time.Second
+
+// Place stores one job with store: in id's shard, or, while that shard is
+// paused, in the next shard that is not. When store fails on a shard, the
+// shard is paused and the job tries the next one, once: the queue is one
+// logical queue, so any shard will do, and workers claim from all of them.
+// The first try gets half of ctx's time, so that a master that does not
+// answer (a client retrying a dead node's slots until its deadline) leaves
+// the second try time to succeed. A store that failed after its write
+// reached Redis may leave the job in both shards; the queue promises at
+// least once, and the alternative is a 503 for a job a healthy master
+// could have taken.
+func (c *Client) Place(ctx context.Context, id string, store func(context.Context, *Client) error) error {
+	shards := c.Shards()
+	if len(shards) == 1 {
+		return store(ctx, shards[0])
+	}
+	first := c.ShardFor(id).index
+	now := time.Now().UnixNano()
+	var err error
+	tries := 0
+	for i := range shards {
+		s := shards[(first+i)%len(shards)]
+		last := i == len(shards)-1
+		if s.pausedUntil.Load() > now && !(last && tries == 0) {
+			continue // paused; when all are, the last one is tried anyway
+		}
+		tries++
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline, ok := ctx.Deadline(); ok && tries == 1 {
+			tctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
+		}
+		err = store(tctx, s)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		s.pausedUntil.Store(time.Now().Add(shardPause).UnixNano())
+		if tries == 2 || ctx.Err() != nil {
+			break
+		}
+	}
+	return err
+}
+
+// Find reads job id's status from its shard, or from the others when it is
+// not there or its master does not answer: Place may have stored it in
+// another one. When no shard has it, the answer is its own shard's.
+func (c *Client) Find(ctx context.Context, id string) (JobStatus, error) {
+	home := c.ShardFor(id)
+	st, err := home.Status(ctx, id)
+	if err == nil {
+		return st, nil
+	}
+	for _, s := range c.Shards() {
+		if s == home {
+			continue
+		}
+		if other, oerr := s.Status(ctx, id); oerr == nil {
+			return other, nil
+		}
+	}
+	return st, err
 }
 
 // ShardStats reads Stats for queue in every shard, in shard order.

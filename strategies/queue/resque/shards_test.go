@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/offload/offload/internal/hashslot"
 	"github.com/offload/offload/internal/itest"
@@ -115,5 +116,50 @@ func TestShardsLandOnDifferentMasters(t *testing.T) {
 		if s.Length == 0 {
 			t.Errorf("shard %s got none of 30 jobs", s.Namespace)
 		}
+	}
+
+	// Shard 0's master dies, and its replica with it, so that no failover
+	// brings the shard back: the jobs hashed to shard 0 are placed in the
+	// others, GET /jobs/{id} still finds them, and the dead master is
+	// tried again only after a pause, not once per job.
+	sh, err := cl.ShardOf(ctx, c.Shards()[0].keys.Queue("email"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range append(sh.Replicas, sh.Master) {
+		if err := n.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tries := map[int]int{}
+	placed := 0
+	start := time.Now()
+	for i := 0; placed < 20; i++ {
+		id := fmt.Sprintf("spill-%d", i)
+		if c.ShardFor(id).Index() != 0 {
+			continue
+		}
+		raw, _ := Encode("email", "sendEmail", map[string]string{"id": id})
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.Place(pctx, id, func(ctx context.Context, s *Client) error {
+			tries[s.Index()]++
+			return s.Enqueue(ctx, "email", id, raw)
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("place %s with shard 0's master dead: %v", id, err)
+		}
+		st, err := c.Find(ctx, id)
+		if err != nil || st.Status != "queued" {
+			t.Fatalf("find %s: %+v, %v", id, st, err)
+		}
+		placed++
+	}
+	probes := 1 + int(time.Since(start)/shardPause)
+	if tries[0] > probes {
+		t.Errorf("the dead shard was tried %d times in %v, want at most %d (once per pause)", tries[0], time.Since(start), probes)
+	}
+	if tries[1]+tries[2] != 20 {
+		t.Errorf("the live shards stored %d of 20 jobs: %v", tries[1]+tries[2], tries)
 	}
 }
