@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	dir, err := os.MkdirTemp("", "offload-cluster-")
+	dir, err := redisproc.TempDir("offload-cluster-")
 	if err != nil {
 		return nil, fmt.Errorf("cluster: temp dir: %w", err)
 	}

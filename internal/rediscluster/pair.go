@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/offload/offload/internal/redisproc"
 )
 
 // Pair is one master with one replica behind a stable endpoint, the shape
@@ -31,7 +33,7 @@ func StartPair(ctx context.Context, cfg Config) (_ *Pair, err error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	dir, err := os.MkdirTemp("", "offload-pair-")
+	dir, err := redisproc.TempDir("offload-pair-")
 	if err != nil {
 		return nil, fmt.Errorf("pair: temp dir: %w", err)
 	}

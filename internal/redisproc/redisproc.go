@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/offload/offload/internal/proc"
 )
 
@@ -60,6 +62,24 @@ func Available() error {
 	return nil
 }
 
+// TempDir makes a new directory for a private Redis's files (pattern as
+// for os.MkdirTemp). Where the system has a memory filesystem (/dev/shm)
+// it goes there. Every fault offload injects kills a process, never the
+// machine, and a killed redis-server's appendonly file survives in memory
+// as on disk; but an fsync on a shared host's disk stalls now and then
+// for hundreds of milliseconds (2,000 appends each followed by fdatasync,
+// 2026-12-02, on the 2-core VM the docs were measured on: p50 0.2 ms, max
+// 364 ms), and with appendfsync always
+// every client of that Redis waits it out. On disk, the host's storage
+// would set the p99 of every Redis-backed strategy.
+func TempDir(pattern string) (string, error) {
+	root := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && unix.Access("/dev/shm", unix.W_OK) == nil {
+		root = "/dev/shm"
+	}
+	return os.MkdirTemp(root, pattern)
+}
+
 // Start starts redis-server and waits until it answers PING.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
@@ -68,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, dir: cfg.Dir, port: cfg.Port, path: path}
 	if s.dir == "" {
-		if s.dir, err = os.MkdirTemp("", "offload-redis-"); err != nil {
+		if s.dir, err = TempDir("offload-redis-"); err != nil {
 			return nil, fmt.Errorf("redis: temp dir: %w", err)
 		}
 		s.ownDir = true
