@@ -89,16 +89,19 @@ func Quick() Timing {
 func Full() Timing {
 	return Timing{
 		Rate: 100, ProbeRate: 20,
-		Warmup: time.Second, Measure: 4 * time.Second, FaultMeasure: 5 * time.Second,
+		Warmup: time.Second, Measure: 4 * time.Second, FaultMeasure: 4 * time.Second,
 		FaultAt: 1500 * time.Millisecond, FaultFor: time.Second,
-		Drain: 6 * time.Second, Hey: 5 * time.Second, HeySteady: 2 * time.Second, HeyC: 1,
+		// Drain: a lost job is waited for this long; retries still arriving
+		// get twice as long. Hey: the closed-loop comparison's samples (a
+		// few thousand at c=1), not its length, are what the charts need.
+		Drain: 4 * time.Second, Hey: 3 * time.Second, HeySteady: time.Second, HeyC: 1,
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
 		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
 		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
 		// Steps a factor of √2 apart, each at least 2,000 measured requests
 		// (so p99 rests on 20 samples) and at least a second.
 		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
-			Warmup: 500 * time.Millisecond, FirstWarmup: 3 * time.Second, Settle: 2 * time.Second},
+			Warmup: 500 * time.Millisecond, FirstWarmup: 2 * time.Second, Settle: 2 * time.Second},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }

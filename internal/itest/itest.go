@@ -75,6 +75,17 @@ func Cluster(t testing.TB, cfg rediscluster.Config) *rediscluster.Cluster {
 	return c
 }
 
+// MastersCPU is the processor time cl's masters have used so far, summed
+// (rediscluster.Cluster.MastersCPU); a benchmark reads it before and after.
+func MastersCPU(t testing.TB, cl *rediscluster.Cluster) time.Duration {
+	t.Helper()
+	d, err := cl.MastersCPU(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // Pair starts a private master with one replica behind a re-pointable
 // endpoint for t and removes it at cleanup.
 func Pair(t testing.TB, cfg rediscluster.Config) *rediscluster.Pair {

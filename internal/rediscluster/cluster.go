@@ -114,6 +114,46 @@ func ReplicationGap(ctx context.Context, master, replica *Node) (int64, error) {
 	return max(m-r, 0), nil
 }
 
+// CPU is the processor time the node has used so far (INFO cpu: system
+// plus user). Redis runs commands on one thread, so what a workload costs
+// a master per operation bounds what one core can serve.
+func (n *Node) CPU(ctx context.Context) (time.Duration, error) {
+	rdb := n.client()
+	defer rdb.Close()
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("info cpu %s: %w", n.Addr(), err)
+	}
+	f := fields(info)
+	var total float64
+	for _, k := range []string{"used_cpu_sys", "used_cpu_user"} {
+		v, err := strconv.ParseFloat(f[k], 64)
+		if err != nil {
+			return 0, fmt.Errorf("info cpu %s: %s %q: %w", n.Addr(), k, f[k], err)
+		}
+		total += v
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+// MastersCPU is the processor time the current masters have used so far,
+// summed: read before and after a workload, what the workload cost them.
+func (c *Cluster) MastersCPU(ctx context.Context) (time.Duration, error) {
+	shards, err := c.Shards(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, s := range shards {
+		d, err := s.Master.CPU(ctx)
+		if err != nil {
+			return 0, err
+		}
+		total += d
+	}
+	return total, nil
+}
+
 // Server is the node's redisproc handle.
 func (n *Node) Server() *redisproc.Server { return n.srv }
 

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,8 +15,10 @@ import (
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailsink"
+	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/strategies"
 	"github.com/offload/offload/strategies/queue"
+	"github.com/offload/offload/strategies/queue/resque"
 	"github.com/offload/offload/strategies/strategytest"
 )
 
@@ -116,4 +119,58 @@ func TestInteropOffloadEnqueuesNodeResqueWorks(t *testing.T) {
 	if at.Sub(t0) < 900*time.Millisecond {
 		t.Fatalf("delayed job ran after %v", at.Sub(t0))
 	}
+}
+
+// On a Redis Cluster, with the queue spread over three shards, each shard
+// is a Resque namespace of its own ({resque-K}): node-resque, through an
+// ioredis Cluster client pointed at that namespace, enqueues jobs our
+// workers perform, and performs jobs we stored in that shard.
+func TestInteropNodeResqueOnCluster(t *testing.T) {
+	dir := nodeResque(t)
+	t.Cleanup(func() { itest.AssertNoOrphans(t) })
+	cl := itest.Cluster(t, rediscluster.Config{})
+	port := redisPort(cl.Addrs()[0])
+	ns := resque.ShardNamespaces(resque.DefaultNamespace, 3)[1]
+	node := func(args ...string) []byte {
+		cmd := exec.Command("node", append([]string{"interop.js"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "NR_CLUSTER=1", "NR_NAMESPACE="+ns)
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("node %v on the cluster: %v\n%s%s", args, err, out, stderr)
+		}
+		return out
+	}
+
+	t.Run("node-resque enqueues, offload works", func(t *testing.T) {
+		sink := itest.Sink(t, mailsink.Config{})
+		itest.Start(t, "worker", "work", "--strategy", "queue", "--redis", cl.URL(), "--shards", "3", "--smtp", sink.Addr())
+		id := job.NewID()
+		node("enqueue", port, fmt.Sprintf(`{"id":%q,"to":"a@example.org","subject":"from node on a cluster","text":"hi"}`, id))
+		strategytest.WaitDelivered(t, sink, []string{id}, 20*time.Second)
+	})
+
+	t.Run("offload enqueues, node-resque works", func(t *testing.T) {
+		c, err := resque.Open(context.Background(), resque.Options{URL: cl.URL(), Shards: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		j := job.Job{ID: job.NewID(), To: "a@example.org", Subject: "to node on a cluster"}
+		raw, err := resque.Encode(queue.Queue, queue.Class, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Shards()[1].Enqueue(context.Background(), queue.Queue, j.ID, raw); err != nil {
+			t.Fatal(err)
+		}
+		out := node("work", port, "1", "20000")
+		if !strings.Contains(string(out), j.ID) {
+			t.Fatalf("node-resque on %s did not perform %s: %s", ns, j.ID, out)
+		}
+	})
 }

@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/offload/offload/internal/itest"
 	"github.com/offload/offload/internal/rediscluster"
@@ -81,24 +77,7 @@ func BenchmarkClusterPerMaster(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	shards, err := cl.Shards(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	masterCPU := func() []time.Duration {
-		out := make([]time.Duration, len(shards))
-		for i, s := range shards {
-			rdb := redis.NewClient(&redis.Options{Addr: s.Master.Addr()})
-			info, err := rdb.Info(ctx, "cpu").Result()
-			_ = rdb.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			out[i] = redisCPU(b, info)
-		}
-		return out
-	}
-	before := masterCPU()
+	before := itest.MastersCPU(b, cl)
 	b.ResetTimer()
 	t0 := time.Now()
 	var next atomic.Int64
@@ -135,11 +114,7 @@ func BenchmarkClusterPerMaster(b *testing.B) {
 	if err := <-stopped; err != nil {
 		b.Fatal(err)
 	}
-	after := masterCPU()
-	var spent time.Duration
-	for i := range after {
-		spent += after[i] - before[i]
-	}
+	spent := itest.MastersCPU(b, cl) - before
 	// Jobs spread evenly over the shards (a hash of the id), so each
 	// master handled about b.N/3 of them.
 	perJob := spent.Seconds() / float64(b.N)
@@ -147,21 +122,4 @@ func BenchmarkClusterPerMaster(b *testing.B) {
 	b.ReportMetric(float64(b.N)/enqueued.Seconds(), "enqueued/s")
 	b.ReportMetric(perJob*1e6, "master-cpu-µs/job")
 	b.ReportMetric(1/perJob, "jobs/s-per-master-core")
-}
-
-// redisCPU is used_cpu_sys + used_cpu_user from INFO cpu.
-func redisCPU(b *testing.B, info string) time.Duration {
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || (k != "used_cpu_sys" && k != "used_cpu_user") {
-			continue
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			b.Fatalf("INFO cpu %s: %v", k, err)
-		}
-		total += f
-	}
-	return time.Duration(total * float64(time.Second))
 }

@@ -4,8 +4,13 @@
 //                                                              printing one JSON line per job performed
 const { Queue, Worker, Scheduler } = require("node-resque");
 
+//   NR_CLUSTER=1 connects through an ioredis Cluster client (port is any
+//   node); NR_NAMESPACE sets the namespace (default "resque").
 const [mode, port, a, b] = process.argv.slice(2);
-const connection = { host: "127.0.0.1", port: Number(port), namespace: "resque" };
+const namespace = process.env.NR_NAMESPACE || "resque";
+const connection = process.env.NR_CLUSTER
+  ? { redis: new (require("ioredis").Cluster)([{ host: "127.0.0.1", port: Number(port) }]), namespace }
+  : { host: "127.0.0.1", port: Number(port), namespace };
 
 async function enqueue() {
   const queue = new Queue({ connection });
