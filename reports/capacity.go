@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -51,8 +52,8 @@ func (l ladder) name() string {
 
 // baselineAccept is the reference row's accept figure (0: none in the file).
 func baselineAccept(f *results.File) (float64, bool) {
-	for _, l := range ladders(f) {
-		if l.Run.Strategy == BaselineStrategy {
+	for _, reps := range foldRepeats(ladders(f)) {
+		if l := reps[len(reps)/2]; l.Run.Strategy == BaselineStrategy {
 			return l.Run.Capacity.MaxAcceptRPS, !l.Run.Capacity.Ceiling
 		}
 	}
@@ -84,7 +85,8 @@ func CapacityTable(f *results.File) Table {
 	t := Table{Header: []string{"strategy", "accept (req/s)", "× baseline", "delivery (jobs/s)", "accept broke on",
 		"delivery broke on", "CPU ms/job", "RSS KB/job"}}
 	base, _ := baselineAccept(f)
-	for _, l := range ladders(f) {
+	for _, reps := range foldRepeats(ladders(f)) {
+		l := reps[len(reps)/2] // the median accept figure's repeat speaks for the others
 		c := l.Run.Capacity
 		ratio := "–"
 		if base > 0 && l.Run.Strategy != BaselineStrategy {
@@ -92,6 +94,13 @@ func CapacityTable(f *results.File) Table {
 		}
 		delivery := deliveryFigure(c)
 		accept := num(c.MaxAcceptRPS)
+		if len(reps) > 1 {
+			var v []float64
+			for _, r := range reps {
+				v = append(v, r.Run.Capacity.MaxAcceptRPS)
+			}
+			accept = spreadOf(v).String()
+		}
 		if c.AcceptLimitedBy == "" {
 			accept = "≥ " + accept
 		}
@@ -104,6 +113,27 @@ func CapacityTable(f *results.File) Table {
 			{Text: orDash(c.DeliveryLimitedBy)}, {Text: cpu}, {Text: rss}})
 	}
 	return t
+}
+
+// foldRepeats groups the repeats of each ladder (same series and loop), in
+// table order, each group sorted by its accept figure.
+func foldRepeats(ls []ladder) [][]ladder {
+	var out [][]ladder
+	at := map[string]int{}
+	for _, l := range ls {
+		k := l.name()
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], l)
+	}
+	for _, g := range out {
+		slices.SortStableFunc(g, func(a, b ladder) int { return cmp.Compare(a.Run.Capacity.MaxAcceptRPS, b.Run.Capacity.MaxAcceptRPS) })
+	}
+	return out
 }
 
 func orDash(s string) string {

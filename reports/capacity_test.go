@@ -28,3 +28,26 @@ func TestDeliveryFigure(t *testing.T) {
 		}
 	}
 }
+
+// With repeats the table has one row per ladder, the accept figure as
+// median [min–max], and the baseline ratio from the baseline's median.
+func TestCapacityTableFoldsRepeats(t *testing.T) {
+	ladder := func(strategy string, repeat int, accept float64) results.Run {
+		return results.Run{Strategy: strategy, Scenario: "capacity", Loop: "node", Repeat: repeat,
+			Capacity: &results.Capacity{MaxAcceptRPS: accept, AcceptLimitedBy: "web CPU",
+				Steps: []results.CapacityStep{{OfferedRPS: accept, AcceptOK: true}}}}
+	}
+	f := &results.File{Runs: []results.Run{
+		ladder(BaselineStrategy, 0, 8000), ladder("queue", 0, 2000),
+		ladder(BaselineStrategy, 1, 4000), ladder("queue", 1, 2828),
+		ladder(BaselineStrategy, 2, 5657), ladder("queue", 2, 1414),
+	}}
+	tab := CapacityTable(f)
+	if len(tab.Rows) != 2 {
+		t.Fatalf("%d rows, want one per ladder: %v", len(tab.Rows), tab.Rows)
+	}
+	q := tab.Rows[1]
+	if q[1].Text != "2,000 [1,414–2,828]" || q[2].Text != "0.35×" {
+		t.Errorf("queue row %q %q, want 2,000 [1,414–2,828] and 0.35× (2,000 over the baseline's median 5,657)", q[1].Text, q[2].Text)
+	}
+}

@@ -132,7 +132,9 @@ func TestInteropNodeResqueOnCluster(t *testing.T) {
 	port := redisPort(cl.Addrs()[0])
 	ns := resque.ShardNamespaces(resque.DefaultNamespace, 3)[1]
 	node := func(args ...string) []byte {
-		cmd := exec.Command("node", append([]string{"interop.js"}, args...)...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "node", append([]string{"interop.js"}, args...)...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "NR_CLUSTER=1", "NR_NAMESPACE="+ns)
 		out, err := cmd.Output()

@@ -19,6 +19,9 @@ async function enqueue() {
   if (b) await queue.enqueueIn(Number(b), "email", "sendEmail", [job]);
   else await queue.enqueue("email", "sendEmail", [job]);
   await queue.end();
+  // A connection handed in (the cluster client) is the caller's to close:
+  // node-resque leaves it open, and with it the process.
+  if (connection.redis) connection.redis.disconnect();
 }
 
 async function work() {
@@ -41,6 +44,8 @@ async function work() {
   const timer = setTimeout(stop, Number(b));
   async function stop() {
     clearTimeout(timer);
+    // Ending must not hang the test: exit anyway after a few seconds.
+    setTimeout(() => process.exit(4), 5000).unref();
     await scheduler.end();
     await worker.end();
     process.exit(left <= 0 ? 0 : 3);
