@@ -89,7 +89,7 @@ func Quick() Timing {
 func Full() Timing {
 	return Timing{
 		Rate: 100, ProbeRate: 20,
-		Warmup: time.Second, Measure: 4 * time.Second, FaultMeasure: 4 * time.Second,
+		Warmup: 750 * time.Millisecond, Measure: 4 * time.Second, FaultMeasure: 3500 * time.Millisecond,
 		FaultAt: 1500 * time.Millisecond, FaultFor: time.Second,
 		// Drain: a lost job is waited for this long; retries still arriving
 		// get twice as long. Hey: the closed-loop comparison's samples (a
@@ -101,7 +101,7 @@ func Full() Timing {
 		// Steps a factor of √2 apart, each at least 2,000 measured requests
 		// (so p99 rests on 20 samples) and at least a second.
 		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
-			Warmup: 500 * time.Millisecond, FirstWarmup: 2 * time.Second, Settle: 2 * time.Second},
+			Warmup: 300 * time.Millisecond, FirstWarmup: 2 * time.Second, Settle: 1500 * time.Millisecond},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
