@@ -143,6 +143,9 @@ func Value(f *results.File, key string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("key %q: %w", key, err)
 	}
+	if !run.Valid && timingField(words[2]) {
+		v = nil // an invalid run's counts stand, its timing does not
+	}
 	if v == nil {
 		// Not measured in this run: timing refused as invalid, or a
 		// recovery not seen within its bound. The tables show the same.
@@ -168,6 +171,18 @@ func Value(f *results.File, key string) (string, error) {
 		return reports.Percent(int64(x), run.Accepted), nil
 	}
 	return "", fmt.Errorf("key %q: unknown fmt %q (use int or pct-of-accepted)", key, want["fmt"])
+}
+
+// timingField reports whether path names a figure the instrument's
+// validity covers (latency, lag, rates, recovery), as opposed to a count.
+func timingField(path string) bool {
+	for _, p := range []string{"http_latency_ms", "e2e_latency_ms", "service_latency_ms", "probe_latency_ms",
+		"lag_ms", "sched_latency_ms", "throughput_rps", "recovery_s"} {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // field walks a dotted path of JSON names into r.
@@ -224,6 +239,22 @@ var Tables = map[string]func(*results.File) string{
 		if len(t.Rows) == 0 {
 			return "*(This run has no capacity ladder: `offload bench --scenarios capacity` climbs one.)*\n"
 		}
+		return reports.MarkdownTable(t)
+	},
+	// The steady and cpu runs only: the headline figures' spread, short
+	// enough for README (REPORT.md has every run's).
+	"repeats-headline": func(f *results.File) string {
+		t := reports.SpreadTable(f)
+		rows := t.Rows[:0:0]
+		for _, r := range t.Rows {
+			if strings.HasPrefix(r[0].Text, "steady ") || strings.HasPrefix(r[0].Text, "cpu ") {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			return "*(This run has no repeats: `offload bench --repeat N` gives each headline figure's median and range.)*\n"
+		}
+		t.Rows = rows
 		return reports.MarkdownTable(t)
 	},
 	"repeats": func(f *results.File) string {

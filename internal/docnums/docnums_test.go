@@ -14,10 +14,12 @@ func data() *results.File {
 		Env: results.Env{GitSHA: "0123456789abcdef", CPUModel: "AMD EPYC", Cores: 2, OS: "linux", Arch: "amd64", RedisVersion: "7.0.15",
 			Flags: []string{"/tmp/x/offload", "bench", "--out", "/tmp/o", "--quick"}, Start: start, End: start.Add(8 * time.Minute)},
 		Runs: []results.Run{
-			{Strategy: "queue", Scenario: "steady", Loop: "node", HTTPLatencyMS: results.Percentiles{P99: 6.04}, Accepted: 400},
-			{Strategy: "queue", Scenario: "web-crash", Loop: "node", Accepted: 400, Lost: 3},
-			{Strategy: "foreground", Scenario: "cpu", Loop: "go", LagMS: results.Lag{Max: 10.6}},
-			{Strategy: "foreground", Scenario: "cpu", Loop: "node", LagMS: results.Lag{Max: 399.4}},
+			{Strategy: "queue", Scenario: "steady", Loop: "node", Valid: true, HTTPLatencyMS: results.Percentiles{P99: 6.04}, Accepted: 400},
+			{Strategy: "queue", Scenario: "web-crash", Loop: "node", Valid: true, Accepted: 400, Lost: 3},
+			{Strategy: "foreground", Scenario: "cpu", Loop: "go", Valid: true, LagMS: results.Lag{Max: 10.6}},
+			{Strategy: "foreground", Scenario: "cpu", Loop: "node", Valid: true, LagMS: results.Lag{Max: 399.4}},
+			// The generator fell behind: its counts stand, its timing does not.
+			{Strategy: "queue", Scenario: "burst", Loop: "node", HTTPLatencyMS: results.Percentiles{P99: 80}, Accepted: 700, Lost: 2},
 			{Strategy: "fireforget", Scenario: "worker-crash", NAReason: "no worker process"},
 		}}
 }
@@ -33,6 +35,8 @@ func TestRender(t *testing.T) {
 		{"(<!-- stamp --><!-- /stamp -->)", "(<!-- stamp -->measured 2026-12-01, commit 0123456, AMD EPYC, 2 cores, linux/amd64, redis 7.0.15, `offload bench --quick`<!-- /stamp -->)", ""},
 		{"took <!-- n:env minutes -->1<!-- /n -->", "took <!-- n:env minutes -->8<!-- /n -->", ""},
 		{"no markers, 12 ms", "no markers, 12 ms", ""},
+		{"<!-- n:queue burst http_latency_ms.p99 -->9<!-- /n --> lost <!-- n:queue burst lost -->?<!-- /n -->",
+			"<!-- n:queue burst http_latency_ms.p99 -->–<!-- /n --> lost <!-- n:queue burst lost -->2<!-- /n -->", ""},
 		{"<!-- n:queue cpu lost -->1<!-- /n -->", "", "no such run"},
 		{"<!-- n:fireforget worker-crash lost -->1<!-- /n -->", "", "n/a (no worker process)"},
 		{"<!-- n:queue steady nope -->1<!-- /n -->", "", `no "nope" in the run`},
