@@ -14,9 +14,15 @@ import (
 func TestBenchPageInChromium(t *testing.T) {
 	t.Cleanup(func() { itest.AssertNoOrphans(t) })
 	ctx := browser(t)
+	// Chromium is started before the bench, and the runs measure 3 s each:
+	// the page lives only as long as the bench, which at quick lengths
+	// could end before a slow browser had started.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
 	itest.Redis(t) // skips (or fails under CI=true) without redis-server, as bench would
 	ui := itest.FreeAddr(t)
-	p := itest.Start(t, "bench", "bench", "--quick", "--strategies", "foreground,fireforget", "--scenarios", "steady",
+	p := itest.Start(t, "bench", "bench", "--quick", "--duration", "3s", "--strategies", "foreground,fireforget", "--scenarios", "steady",
 		"--out", t.TempDir(), "--ui", ui)
 	itest.WaitHTTP(t, "http://"+ui+"/")
 	tb := openTab(t, ctx, "http://"+ui+"/")
