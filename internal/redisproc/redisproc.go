@@ -69,9 +69,9 @@ func Available() error {
 // as on disk; but an fsync on a shared host's disk stalls now and then
 // for hundreds of milliseconds (2,000 appends each followed by fdatasync,
 // 2026-12-02, on the 2-core VM the docs were measured on: p50 0.2 ms, max
-// 364 ms), and with appendfsync always
-// every client of that Redis waits it out. On disk, the host's storage
-// would set the p99 of every Redis-backed strategy.
+// 364 ms), and with appendfsync always every client of that Redis waits
+// it out. On disk, the host's storage would set the p99 of every
+// Redis-backed strategy.
 func TempDir(pattern string) (string, error) {
 	root := ""
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && unix.Access("/dev/shm", unix.W_OK) == nil {

@@ -105,32 +105,42 @@ func (c *Client) Place(ctx context.Context, id string, store func(context.Contex
 	if len(shards) == 1 {
 		return store(ctx, shards[0])
 	}
+	// The shards in order from id's own, paused ones left out; when all
+	// are paused, the last of them is tried anyway.
 	first := c.ShardFor(id).index
 	now := time.Now().UnixNano()
-	var err error
-	tries := 0
+	var picks []*Client
 	for i := range shards {
-		s := shards[(first+i)%len(shards)]
-		last := i == len(shards)-1
-		if s.pausedUntil.Load() > now && !(last && tries == 0) {
-			continue // paused; when all are, the last one is tried anyway
+		if s := shards[(first+i)%len(shards)]; s.pausedUntil.Load() <= now {
+			picks = append(picks, s)
 		}
-		tries++
-		tctx, cancel := ctx, context.CancelFunc(func() {})
-		if deadline, ok := ctx.Deadline(); ok && tries == 1 {
-			tctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
-		}
-		err = store(tctx, s)
-		cancel()
+	}
+	if len(picks) == 0 {
+		picks = []*Client{shards[(first+len(shards)-1)%len(shards)]}
+	}
+	var err error
+	for i, s := range picks[:min(2, len(picks))] {
+		err = storeWithin(ctx, i == 0, s, store)
 		if err == nil {
 			return nil
 		}
 		s.pausedUntil.Store(time.Now().Add(shardPause).UnixNano())
-		if tries == 2 || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			break
 		}
 	}
 	return err
+}
+
+// storeWithin runs store on s, within half of ctx's remaining time when
+// half is set (and ctx has a deadline).
+func storeWithin(ctx context.Context, half bool, s *Client, store func(context.Context, *Client) error) error {
+	if deadline, ok := ctx.Deadline(); ok && half {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/2)
+		defer cancel()
+	}
+	return store(ctx, s)
 }
 
 // Find reads job id's status from its shard, or from the others when it is
