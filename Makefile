@@ -14,15 +14,16 @@ CROSS := darwin/arm64 darwin/amd64
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the tests and the harness need (Go modules; redis-server and chromium via apt when root; on macOS it names the brew commands)
+deps: ## install what the tests and the harness need (Go modules; redis-server, chromium, node and npm via apt when root; the reference servers' npm packages; on macOS it names the brew commands)
 	@$(GO) mod download
 	@# redis-server for the integration tests; chromium for the live page's test.
 	@if [ "$$(uname -s)" = Darwin ]; then \
 	  command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing: brew install redis"; exit 1; }; \
+	  command -v npm >/dev/null 2>&1 || { echo "node and npm are missing: brew install node"; exit 1; }; \
 	  command -v chromium >/dev/null 2>&1 || [ -x /Applications/Chromium.app/Contents/MacOS/Chromium ] \
 	    || { echo "chromium is missing: brew install --cask chromium"; exit 1; }; \
 	else \
-	  for pkg in redis-server:redis-server chromium:chromium; do \
+	  for pkg in redis-server:redis-server chromium:chromium node:nodejs npm:npm; do \
 	    cmd=$${pkg%%:*}; deb=$${pkg##*:}; \
 	    command -v $$cmd >/dev/null 2>&1 && continue; \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -35,6 +36,9 @@ deps: ## install what the tests and the harness need (Go modules; redis-server a
 	    fi; \
 	  done; \
 	fi
+	@# The reference servers' pinned packages (reference/node), when the lockfile changed.
+	@cmp -s reference/node/package-lock.json reference/node/node_modules/.offload-lock \
+	  || { (cd reference/node && npm ci --no-audit --no-fund --loglevel=error) && cp reference/node/package-lock.json reference/node/node_modules/.offload-lock; }
 
 build: ## build bin/offload
 	@$(GO) build -o $(BIN) ./cmd/offload

@@ -26,6 +26,11 @@ function doWorkerStuff() {
 function doServerStuff() {
   const child = fork(__filename, ['worker', ...process.argv.slice(2)]);
   child.on('exit', function (code, signal) {
+    if (code === 0) {
+      // It stopped cleanly (a SIGTERM to the whole group): stop with it.
+      process.kill(process.pid, 'SIGTERM');
+      return;
+    }
     console.log(`email worker died (${signal || code}) :(`);
     process.exit(1);
   });
@@ -36,6 +41,7 @@ function doServerStuff() {
   child.once('message', function () {
     offload.serve(c, 'localipc', server, async function () {
       child.removeAllListeners('exit');
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise(function (resolve) { child.once('exit', resolve); });
       child.kill('SIGTERM');
       await gone;
