@@ -83,6 +83,10 @@ func TestReferenceServersDeliverTheJob(t *testing.T) {
 					t.Errorf("sink stats %+v: want exactly one mail, with X-Offload-Job %s", st, id)
 				}
 			}
+			// A cpu job burns its cost on the thread that runs it and sends nothing.
+			if cpu := post(t, base+"/jobs", id+"-cpu", `{"to":"someone@example.org","kind":"cpu","cost_ms":5}`); cpu.code != s.wantCode || cpu.body["id"] != id+"-cpu" {
+				t.Errorf("POST /jobs of kind cpu = %d %v, want %d with id %s-cpu", cpu.code, cpu.body, s.wantCode, id)
+			}
 			if bad := post(t, base+"/jobs", "", `{"to":"not an address"}`); bad.code != http.StatusBadRequest || bad.body["field"] != "to" {
 				t.Errorf("POST /jobs with a bad address = %d %v, want 400 naming the field to", bad.code, bad.body)
 			}
