@@ -39,6 +39,7 @@ function httpChild() {
     req.on('end', () => {
       const j = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       const id = req.headers['idempotency-key'] || String(requests);
+      // status reads the parsed body, as a real handler would use it.
       const body = JSON.stringify({ id, strategy: 'baseline', status: j.kind ? 'accepted' : 'failed' });
       res.writeHead(202, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
