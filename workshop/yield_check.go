@@ -108,7 +108,7 @@ func measure(ctx context.Context, n int, start func(c *countingLoop, done func()
 	select {
 	case <-all:
 	case <-time.After(10 * time.Second):
-		err = hintf("call done once the last slice is burnt (and, for the pool, in rt.Blocking's cb)", "done was not called for %d of %d jobs within 10 s", left.Load(), n)
+		err = hintf("call done once the last slice is burnt (and, for the pool, in rt.Pool's cb)", "done was not called for %d of %d jobs within 10 s", left.Load(), n)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -151,7 +151,7 @@ func CheckYield(ctx context.Context, o Options, y Yield) (string, error) {
 	}
 	fmt.Fprintf(o.Log, "BurnOnPool: worst probe %s, first call held the loop %s\n", ms(pool.worstProbe), ms(pool.firstCall))
 	if pool.firstCall > yieldLate || pool.worstProbe > yieldLate {
-		return "", hintf("in workshop/ex03/yield.go burn inside rt.Blocking(fn, cb) and call done in cb",
+		return "", hintf("in workshop/ex03/yield.go burn inside rt.Pool(fn, cb) and call done in cb",
 			"BurnOnPool held the loop for %s (worst probe %s): the work still runs on the loop", ms(pool.firstCall), ms(pool.worstProbe))
 	}
 	tS, err := measure(ctx, yieldJobs, func(c *countingLoop, done func()) { y.Sliced(c, yieldEach, yieldSlice, done) })
