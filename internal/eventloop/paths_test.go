@@ -55,8 +55,6 @@ func TestIOSendsAreNotCappedByThePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sink.Close() })
-	release := sink.Hold()
-	t.Cleanup(release)
 	m, err := mailer.New(mailer.Config{Addr: sink.Addr()})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +63,8 @@ func TestIOSendsAreNotCappedByThePool(t *testing.T) {
 
 	l := eventloop.NewLoop(4)
 	t.Cleanup(l.Close)
+	release := sink.Hold()
+	t.Cleanup(release) // before l.Close, which waits for the sends
 	var late lateness
 	stop := l.Every(2*time.Millisecond, time.Millisecond, late.record)
 	t.Cleanup(stop)
