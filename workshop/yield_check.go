@@ -52,6 +52,7 @@ type loopRun struct {
 	firstCall  time.Duration // how long the first call held the loop
 	posts      int64
 	onLoop     time.Duration
+	poolRuns   int64 // work the loop's thread pool started
 }
 
 // measure starts n jobs on a fresh node loop at once (each through start,
@@ -120,6 +121,7 @@ func measure(ctx context.Context, n int, start func(c *countingLoop, done func()
 	run.worstProbe = worst
 	mu.Unlock()
 	run.posts, run.onLoop = c.posts.Load(), time.Duration(c.onLoop.Load())+run.firstCall
+	run.poolRuns = l.PoolRuns()
 	return run, err
 }
 
@@ -153,6 +155,10 @@ func CheckYield(ctx context.Context, o Options, y Yield) (string, error) {
 	if pool.firstCall > yieldLate || pool.worstProbe > yieldLate {
 		return "", hintf("in workshop/ex03/yield.go burn inside rt.Pool(fn, cb) and call done in cb",
 			"BurnOnPool held the loop for %s (worst probe %s): the work still runs on the loop", ms(pool.firstCall), ms(pool.worstProbe))
+	}
+	if pool.poolRuns == 0 {
+		return "", hintf("burn inside rt.Pool, not rt.IO: rt.IO is the path for network calls, and CPU handed off on purpose goes to the thread pool, as Node's crypto and zlib do",
+			"BurnOnPool took the work off the loop but never through the thread pool")
 	}
 	tS, err := measure(ctx, yieldJobs, func(c *countingLoop, done func()) { y.Sliced(c, yieldEach, yieldSlice, done) })
 	if err != nil {

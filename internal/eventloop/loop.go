@@ -205,6 +205,7 @@ func (l *Loop) Pool(fn func() error, cb func(error)) {
 	l.stats.poolQueued.Add(1)
 	l.work.push(func() {
 		l.stats.poolQueued.Add(-1)
+		l.stats.poolRuns.Add(1)
 		l.stats.poolWait.Observe(time.Since(queued).Seconds())
 		err := fn()
 		l.Post(func() { cb(err) })

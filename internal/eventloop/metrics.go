@@ -13,6 +13,7 @@ import (
 type loopStats struct {
 	poolWait   prometheus.Histogram
 	poolQueued atomic.Int64
+	poolRuns   atomic.Int64
 	ioInFlight atomic.Int64
 	charged    atomic.Int64 // ns of CPU burnt on the loop by Charge
 	collectors []prometheus.Collector
@@ -57,3 +58,7 @@ func (l *Loop) Collect(ch chan<- prometheus.Metric) {
 		c.Collect(ch)
 	}
 }
+
+// PoolRuns is how many pieces of work the thread pool has started: how a
+// check tells work handed to the pool from work on the I/O path.
+func (l *Loop) PoolRuns() int64 { return l.stats.poolRuns.Load() }
