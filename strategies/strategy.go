@@ -26,7 +26,11 @@ import (
 
 // Runtime is how a strategy does work that may block without knowing the
 // concurrency model: fn runs where blocking is allowed, cb where handler
-// code runs (see internal/eventloop).
+// code runs (see internal/eventloop). It has two paths: rt.IO for network
+// calls (SMTP, Redis, IPC, any broker or database over a socket), which
+// under --loop node are not capped, as Node's sockets are not; and rt.Pool
+// only for what Node gives libuv's thread pool (file writes and fsync,
+// dns, crypto, CPU moved off the loop on purpose), capped at --pool.
 type Runtime = eventloop.Runtime
 
 // Strategy is the web side of one way to move a job off the request path.
@@ -35,8 +39,10 @@ type Strategy interface {
 	Name() string
 	// Submit hands j over and calls reply exactly once with the outcome.
 	// It is called as handler code (on the loop under --loop node): it must
-	// not block; blocking work goes through rt.Blocking. Code after reply
-	// runs after the client has its answer, as code after res.end does.
+	// not block. A backend call over the network goes through rt.IO (and,
+	// to be charged as Node's client library would be, eventloop.Charge
+	// beside it); file work goes through rt.Pool. Code after reply runs
+	// after the client has its answer, as code after res.end does.
 	Submit(rt Runtime, j job.Job, reply func(Outcome))
 	// Close releases connections and stops background work, bounded by ctx.
 	// Safe to call twice.
@@ -102,7 +108,9 @@ type JobState struct {
 
 // Tracker is implemented by strategies that can report a job's status:
 // only those that keep a record a status can be read from. State is called
-// from blocking context (the pool under the node loop).
+// off the loop, on the I/O path (rt.IO), since a record may be read over the
+// network: it may block, and it may run while the loop runs Submit's
+// callbacks, so state it shares with them needs a lock.
 type Tracker interface {
 	State(ctx context.Context, id string) (JobState, error)
 }

@@ -27,7 +27,7 @@ type NewStrategy func(strategies.Config) (strategies.Strategy, error)
 func ParticipantCapture() NewStrategy { return ex05.New }
 
 // captureUnderLoad sends jobs into the outage while others ask for their
-// state, so the loop records failures while pool goroutines read them: the
+// state, so the loop records failures while State reads them off the loop: the
 // moment a map without a mutex breaks, and the race detector sees it.
 func captureUnderLoad(ctx context.Context, addr, mail string) error {
 	const jobs, askers = 40, 4
@@ -76,7 +76,7 @@ func captureUnderLoad(ctx context.Context, addr, mail string) error {
 		}
 	}
 	if n < jobs {
-		return hintf("record every failure, also when many arrive at once (the loop records them while pool goroutines answer State)",
+		return hintf("record every failure, also when many arrive at once (the loop records them while State answers off the loop)",
 			"of %d jobs sent into the outage while their states were being asked for, GET /jobs/{id} said failed for %d within 10 s", jobs, n)
 	}
 	return nil
@@ -114,7 +114,7 @@ func CheckCaptureRace(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	if race := res.raceReport(14); race != "" {
-		return "", hintf("guard the failures with a sync.Mutex: recordFailure runs on the loop, State on pool goroutines",
+		return "", hintf("guard the failures with a sync.Mutex: recordFailure runs on the loop, State off it (GET /jobs/{id} reads on the I/O path)",
 			"the race detector caught two goroutines touching the same memory without a lock:\n%s", race)
 	}
 	if res.buildFailed() {
@@ -161,7 +161,7 @@ func CheckCapture(ctx context.Context, o Options, newStrategy NewStrategy) (stri
 		return "", hintf("keep Submit's reply(...StatusAccepted) first", "POST /jobs answered %d %v (%v), want 202", code, body, err)
 	}
 	if !wait.Until(ctx, 5*time.Second, func() bool { _, ok := sink.Delivery(okID); return ok }) {
-		return "", hintf("keep Submit sending the mail through rt.Blocking", "a job sent while the mail server was up was not delivered within 5 s")
+		return "", hintf("keep Submit sending the mail through rt.IO", "a job sent while the mail server was up was not delivered within 5 s")
 	}
 	sink.Outage(time.Minute)
 	if code, body, err := postJob(ctx, srv.Addr, mail, failID); err != nil || code != http.StatusAccepted {

@@ -45,9 +45,9 @@ func CheckSeventh(ctx context.Context, o Options, pkg string) (string, error) {
 
 // The crash bench offers few jobs, each slow to deliver, so that jobs are
 // always on their way when the kill comes: fireforget, holding them in the
-// web process's memory, loses some in every such run (its pool of 4 sends
-// 20 mails a second; 30 arrive), while a strategy that keeps them outside
-// the process loses none.
+// web process's memory, loses some in every such run (30 arrive a second
+// and each takes 200 ms, so about six are always on their way), while a
+// strategy that keeps them outside the process loses none.
 var crashBenchArgs = []string{"--scenarios", "web-crash,worker-crash", "--quick", "--rate", "30", "--sink-delay", "200ms", "--ui", "off"}
 
 // crashBench builds offload from the participant's tree, runs the crash

@@ -108,8 +108,8 @@ func TestExercise2BlockedLoop(t *testing.T) {
 
 func TestExercise3Yield(t *testing.T) {
 	// Plausible wrong answers: slicing by handing the job to a goroutine
-	// (off the loop, so it is not slicing), and a "pool" that burns on the
-	// loop and then calls done.
+	// (off the loop, so it is not slicing), a "pool" that burns on the
+	// loop and then calls done, and CPU sent down the network I/O path.
 	offLoop := func(l ex03.Loop, total, slice time.Duration, done func()) {
 		go func() {
 			for left := total; left > 0; left -= slice {
@@ -122,6 +122,9 @@ func TestExercise3Yield(t *testing.T) {
 		job.Burn(total)
 		done()
 	}
+	onIO := func(rt eventloop.Runtime, total time.Duration, done func()) {
+		rt.IO(func() error { job.Burn(total); return nil }, func(error) { done() })
+	}
 	for _, c := range []struct {
 		name string
 		y    workshop.Yield
@@ -130,6 +133,7 @@ func TestExercise3Yield(t *testing.T) {
 		{"skeleton", workshop.ParticipantYield(), "the loop never got a turn"},
 		{"wrong: sliced off the loop", workshop.Yield{Sliced: offLoop, Pool: sol03.BurnOnPool}, "gave the loop back"},
 		{"wrong: the pool burns on the loop", workshop.Yield{Sliced: sol03.BurnSliced, Pool: onLoop}, "the work still runs on the loop"},
+		{"wrong: cpu on the I/O path", workshop.Yield{Sliced: sol03.BurnSliced, Pool: onIO}, "not rt.IO"},
 		{"solution", workshop.Yield{Sliced: sol03.BurnSliced, Pool: sol03.BurnOnPool}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ func runBaseline(ctx context.Context, args []string, _, stderr io.Writer) error 
 	fs := cli.NewFlagSet("baseline", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	redisURL := fs.String("redis", "", "Redis URL, e.g. redis://127.0.0.1:6379/0")
+	loop := fs.String("loop", "", "node: the same handler under the node loop model, paying Node's per-request costs; empty: bare net/http")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -23,7 +24,10 @@ func runBaseline(ctx context.Context, args []string, _, stderr io.Writer) error 
 	if err := checkRedisURL(*redisURL); err != nil {
 		return cli.Usage(err)
 	}
-	err := baseline.Serve(ctx, baseline.Config{Addr: *addr, RedisURL: *redisURL, Logger: newLogger(stderr, "baseline")})
+	if *loop != "" && *loop != "node" {
+		return cli.Usagef("--loop %q: use node, or leave it out for bare net/http", *loop)
+	}
+	err := baseline.Serve(ctx, baseline.Config{Addr: *addr, RedisURL: *redisURL, Loop: *loop, Logger: newLogger(stderr, "baseline")})
 	if err != nil {
 		return cli.Usage(err)
 	}

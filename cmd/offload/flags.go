@@ -149,7 +149,7 @@ type webFlags struct {
 func (f *webFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "HTTP listen address of the web server")
 	fs.StringVar(&f.loop, "loop", "node", "concurrency model: node, go or threads")
-	fs.IntVar(&f.pool, "pool", 4, "node: blocking-work pool size (libuv's default is 4)")
+	fs.IntVar(&f.pool, "pool", 4, "node: thread pool size for file, dns and hand-off CPU work, as UV_THREADPOOL_SIZE (default 4); network I/O is not capped by it")
 	fs.IntVar(&f.threads, "threads", 16, "threads: request workers")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send a POST body (then 408)")
 }

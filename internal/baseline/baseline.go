@@ -3,9 +3,14 @@
 // a strategy's decoding, validation, concurrency model or metrics. It is
 // the fastest honest way to accept a job on this machine with this Redis,
 // so every strategy's accept capacity reads as a fraction of it.
+//
+// With Config.Loop "node" the same row runs under the node loop model
+// (NodeHandler), so that a strategy under --loop node can also be read
+// against a baseline that pays the same model's costs.
 package baseline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/offload/offload/internal/eventloop"
 )
 
 // Key is the list every accepted body is pushed onto.
@@ -48,13 +55,19 @@ func Handler(rdb *redis.Client) http.Handler {
 type Config struct {
 	Addr     string // HTTP listen address
 	RedisURL string
-	Logger   *slog.Logger
+	// Loop is "" for the bare net/http handler (the default), or "node"
+	// for the same handler under the node loop model (NodeHandler).
+	Loop   string
+	Logger *slog.Logger
 }
 
 // Serve listens on cfg.Addr until ctx ends.
 func Serve(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Loop != "" && cfg.Loop != "node" {
+		return fmt.Errorf("loop %q: the baseline runs bare (leave it out) or under node", cfg.Loop)
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -71,8 +84,14 @@ func Serve(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: Handler(rdb), ReadHeaderTimeout: 5 * time.Second}
-	cfg.Logger.Info("listening", "url", "http://"+ln.Addr().String(), "redis", opt.Addr)
+	h := Handler(rdb)
+	if cfg.Loop == "node" {
+		loop := eventloop.NewLoop(0)
+		defer loop.Close()
+		h = NodeHandler(rdb, loop)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	cfg.Logger.Info("listening", "url", "http://"+ln.Addr().String(), "redis", opt.Addr, "loop", cmp.Or(cfg.Loop, "bare"))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -7,9 +7,10 @@ import (
 )
 
 // Loop is the node model: one goroutine runs all handler code, in the order
-// it was queued, and a bounded pool runs blocking work. Like Node's loop it
-// also runs a timer phase, so a timer's lateness is exactly how long the loop
-// kept it waiting.
+// it was queued; network I/O runs off it without a limit, and a bounded pool
+// runs the work Node gives its thread pool. Like Node's loop it also runs a
+// timer phase, so a timer's lateness is exactly how long the loop kept it
+// waiting.
 type Loop struct {
 	mu      sync.Mutex
 	queue   []func() // unbounded, like Node's: a slow loop grows it, never refuses
@@ -20,9 +21,14 @@ type Loop struct {
 	timerMu sync.Mutex
 	timer   *loopTimer
 
-	work     *fifo // blocking work waiting for a pool goroutine
+	work     *fifo // pool work waiting for a pool goroutine
 	poolWG   sync.WaitGroup
+	ioMu     sync.Mutex // guards ioClosed against ioWG.Add racing Close
+	ioClosed bool
+	ioWG     sync.WaitGroup
 	closeOne sync.Once
+
+	stats *loopStats // what /metrics shows about the two paths
 }
 
 type loopTimer struct {
@@ -38,7 +44,7 @@ func NewLoop(poolSize int) *Loop {
 	if poolSize <= 0 {
 		poolSize = 4
 	}
-	l := &Loop{wake: make(chan struct{}, 1), stopped: make(chan struct{}), work: newFIFO()}
+	l := &Loop{wake: make(chan struct{}, 1), stopped: make(chan struct{}), work: newFIFO(), stats: newLoopStats()}
 	go l.run()
 	for range poolSize {
 		l.poolWG.Add(1)
@@ -170,19 +176,50 @@ func (l *Loop) Handle(ctx context.Context, h func(Runtime, func())) error {
 	return wait(ctx, ch)
 }
 
-// Blocking runs fn on a pool goroutine and queues cb back onto the loop.
-// Work beyond the pool's size waits its turn, as in libuv.
-func (l *Loop) Blocking(fn func() error, cb func(error)) {
+// IO starts fn on its own goroutine at once and queues cb back onto the
+// loop: a socket libuv watches, however many are open. Nothing waits for a
+// pool thread, so a slow mail server holds only the requests that wait for
+// it.
+func (l *Loop) IO(fn func() error, cb func(error)) {
+	l.ioMu.Lock()
+	if l.ioClosed {
+		l.ioMu.Unlock()
+		return
+	}
+	l.ioWG.Add(1)
+	l.ioMu.Unlock()
+	l.stats.ioInFlight.Add(1)
+	go func() {
+		defer l.ioWG.Done()
+		err := fn()
+		l.stats.ioInFlight.Add(-1)
+		l.Post(func() { cb(err) })
+	}()
+}
+
+// Pool runs fn on a pool goroutine and queues cb back onto the loop.
+// Work beyond the pool's size waits its turn, FIFO, as in libuv; how long
+// it waited is recorded for /metrics.
+func (l *Loop) Pool(fn func() error, cb func(error)) {
+	queued := time.Now()
+	l.stats.poolQueued.Add(1)
 	l.work.push(func() {
+		l.stats.poolQueued.Add(-1)
+		l.stats.poolRuns.Add(1)
+		l.stats.poolWait.Observe(time.Since(queued).Seconds())
 		err := fn()
 		l.Post(func() { cb(err) })
 	})
 }
 
-// Close lets queued blocking work and callbacks finish, then stops. Work
-// posted after Close is dropped. Safe to call twice.
+// Close lets I/O in flight, queued pool work and callbacks finish, then
+// stops. Work posted after Close is dropped. Safe to call twice.
 func (l *Loop) Close() {
 	l.closeOne.Do(func() {
+		l.ioMu.Lock()
+		l.ioClosed = true
+		l.ioMu.Unlock()
+		l.ioWG.Wait()
 		l.work.close()
 		l.poolWG.Wait()
 		l.mu.Lock()

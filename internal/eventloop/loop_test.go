@@ -25,7 +25,7 @@ func TestLoopRunsHandlersOneAtATime(t *testing.T) {
 					maxRunning.Store(n)
 				}
 				running.Add(-1)
-				rt.Blocking(func() error { return nil }, func(error) {
+				rt.Pool(func() error { return nil }, func(error) {
 					if running.Add(1) > 1 {
 						maxRunning.Store(99)
 					}
@@ -51,7 +51,7 @@ func TestLoopPoolIsBounded(t *testing.T) {
 	for range 10 {
 		wg.Add(1)
 		l.Post(func() {
-			l.Blocking(func() error {
+			l.Pool(func() error {
 				n := inFlight.Add(1)
 				for {
 					p := peak.Load()
@@ -82,7 +82,7 @@ func TestThreadsHoldRequests(t *testing.T) {
 		go func() {
 			_ = th.Handle(context.Background(), func(rt Runtime, done func()) {
 				started <- struct{}{}
-				rt.Blocking(func() error { <-release; return nil }, func(error) { done() })
+				rt.Pool(func() error { <-release; return nil }, func(error) { done() })
 			})
 		}()
 	}
@@ -133,16 +133,26 @@ func BenchmarkLoopPost(b *testing.B) {
 	<-done
 }
 
-// BenchmarkLoopHandleBlocking is one request's round trip: onto the loop,
-// through the pool, back onto the loop.
-func BenchmarkLoopHandleBlocking(b *testing.B) {
+// BenchmarkLoopHandlePool is one request's round trip: onto the loop,
+// through the thread pool, back onto the loop.
+func BenchmarkLoopHandlePool(b *testing.B) {
+	benchmarkHandle(b, func(rt Runtime) func(func() error, func(error)) { return rt.Pool })
+}
+
+// BenchmarkLoopHandleIO is the same round trip on the I/O path: a goroutine
+// per call instead of a pool thread.
+func BenchmarkLoopHandleIO(b *testing.B) {
+	benchmarkHandle(b, func(rt Runtime) func(func() error, func(error)) { return rt.IO })
+}
+
+func benchmarkHandle(b *testing.B, path func(Runtime) func(func() error, func(error))) {
 	l := NewLoop(4)
 	defer l.Close()
 	ctx := context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			_ = l.Handle(ctx, func(rt Runtime, done func()) {
-				rt.Blocking(func() error { return nil }, func(error) { done() })
+				path(rt)(func() error { return nil }, func(error) { done() })
 			})
 		}
 	})

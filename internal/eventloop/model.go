@@ -1,15 +1,23 @@
 // Package eventloop runs handler code under one of three concurrency models,
 // so the same strategy code can be compared under each:
 //
-//   - node: one loop goroutine runs every handler and every callback; blocking
-//     work goes to a bounded pool (libuv's threadpool) and its callback is
-//     queued back onto the loop. CPU work in a handler blocks every client.
+//   - node: one loop goroutine runs every handler and every callback, as
+//     Node's main thread does. Work that may block takes one of two paths,
+//     named apart as libuv names them: network I/O (Runtime.IO) is started
+//     from the loop and completes off it with no limit on how many calls are
+//     in flight, as libuv polls sockets with epoll; work for the thread pool
+//     (Runtime.Pool: file system, dns, crypto, CPU handed off on purpose)
+//     waits for one of --pool goroutines, FIFO, as in libuv's threadpool
+//     (UV_THREADPOOL_SIZE, default 4). Either callback is queued back onto
+//     the loop. CPU work in a handler blocks every client, and so does the
+//     CPU Node itself spends on its thread for each request and each client
+//     library call (see Charge in nodecost.go).
 //   - go: each request runs in its own goroutine; blocking work blocks only it.
 //   - threads: a fixed set of request workers (Apache, servlet containers);
 //     each holds its request for its whole life, I/O waits included, so
 //     requests beyond the worker count wait for a free one.
 //
-// Strategies see only Runtime and write Node-style code (fn on the pool,
+// Strategies see only Runtime and write Node-style code (fn off the loop,
 // callback after); each Model decides where those pieces run.
 package eventloop
 
@@ -19,12 +27,24 @@ import (
 	"sync"
 )
 
-// Runtime is what handler code uses to do work that may block.
+// Runtime is what handler code uses to do work that may block. It has two
+// paths, and which one a call takes is the whole difference between a
+// model of Node and a model of a thread pool: a socket call (SMTP, Redis,
+// IPC, HTTP) takes IO; only what Node itself would put on libuv's thread
+// pool takes Pool.
 type Runtime interface {
-	// Blocking runs fn where blocking is allowed, then cb with its error
-	// where handler code runs. Under node that is: fn on the pool, cb on the
-	// loop; under go and threads: both on the caller's goroutine, in order.
-	Blocking(fn func() error, cb func(error))
+	// IO runs fn, a network call, where blocking is allowed, then cb with its
+	// error where handler code runs. Under node fn starts at once on its own
+	// goroutine, however many are in flight (a socket in epoll), and cb is
+	// queued onto the loop; under go and threads both run on the caller's
+	// goroutine, in order.
+	IO(fn func() error, cb func(error))
+	// Pool runs fn, work Node hands to libuv's thread pool (file writes and
+	// fsync, dns.lookup, crypto, CPU moved off the loop on purpose), then cb
+	// where handler code runs. Under node fn waits for one of --pool
+	// goroutines (FIFO) and cb is queued onto the loop; under go and threads
+	// both run on the caller's goroutine, in order.
+	Pool(fn func() error, cb func(error))
 }
 
 // Model runs handler code for requests.
@@ -46,7 +66,7 @@ type Model interface {
 // Config selects and sizes a model.
 type Config struct {
 	Name    string // "node" (default), "go" or "threads"
-	Pool    int    // node: blocking-work pool size; default 4, like libuv's
+	Pool    int    // node: thread pool size (Runtime.Pool); default 4, like libuv's
 	Threads int    // threads: request workers; default 16
 }
 
@@ -87,10 +107,12 @@ func doneFunc() (func(), <-chan struct{}) {
 	return func() { once.Do(func() { close(ch) }) }, ch
 }
 
-// inline runs blocking work on the calling goroutine.
+// inline runs blocking work on the calling goroutine, whichever path it
+// takes: a goroutine or a request thread may block.
 type inline struct{}
 
-func (inline) Blocking(fn func() error, cb func(error)) { cb(fn()) }
+func (inline) IO(fn func() error, cb func(error))   { cb(fn()) }
+func (inline) Pool(fn func() error, cb func(error)) { cb(fn()) }
 
 // goModel gives each request its own goroutine.
 type goModel struct{}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/lagmonitor"
 	"github.com/offload/offload/strategies"
@@ -65,6 +66,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, decode func() (j
 		out strategies.Outcome
 	)
 	err := s.cfg.Model.Handle(r.Context(), func(rt strategies.Runtime, done func()) {
+		eventloop.Charge(rt, eventloop.CostHTTPRequest) // Node's parse, JSON and write, on its thread
 		var err error
 		if j, err = decode(); err != nil {
 			out.Err = err
@@ -124,7 +126,10 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	err := s.cfg.Model.Handle(r.Context(), func(rt strategies.Runtime, done func()) {
-		rt.Blocking(func() error {
+		eventloop.Charge(rt, eventloop.CostHTTPRequest)
+		// A tracker reads a record, over the network where it keeps one
+		// (Redis): the I/O path.
+		rt.IO(func() error {
 			st, stErr = tr.State(ctx, id)
 			return stErr
 		}, func(error) { done() })

@@ -4,8 +4,10 @@
 //
 // Handler code runs under the configured concurrency model: under node, the
 // body is read by the server (as libuv reads sockets) and everything from
-// decoding on runs on the loop; under threads, a request worker holds the
-// request from the first byte to the last.
+// decoding on runs on the loop, which is also charged what Node's http and
+// JSON cost on its thread for each job request (eventloop.CostHTTPRequest),
+// since net/http parses and writes elsewhere; under threads, a request
+// worker holds the request from the first byte to the last.
 package httpapi
 
 import (
@@ -77,7 +79,11 @@ func New(cfg Config) (*Server, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 20),
 		}, []string{"route"}),
 	}
-	for _, c := range []prometheus.Collector{s.requests, s.duration, cfg.Monitor} {
+	collectors := []prometheus.Collector{s.requests, s.duration, cfg.Monitor}
+	if c, ok := cfg.Model.(prometheus.Collector); ok { // the node loop's pool wait and I/O in flight
+		collectors = append(collectors, c)
+	}
+	for _, c := range collectors {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}

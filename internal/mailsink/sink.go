@@ -88,6 +88,7 @@ type Sink struct {
 	subscribers []chan<- Delivery
 	closeOnce   sync.Once
 	inFlight    atomic.Int64
+	hold        atomic.Pointer[chan struct{}] // see Hold
 }
 
 // Start listens on cfg.Addr and serves until Close.
@@ -338,6 +339,7 @@ func (ss *session) Data(r io.Reader) error {
 	if _, err := io.Copy(io.Discard, tp.R); err != nil {
 		return fmt.Errorf("read message body: %w", err)
 	}
+	ss.sink.waitHeld()
 	if d := ss.sink.cfg.Delay; d > 0 {
 		time.Sleep(d) // the provider's own processing time, per message
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/redisconn"
 	"github.com/offload/offload/internal/replwait"
@@ -116,14 +117,15 @@ func Connect(ctx context.Context, url string) (redis.UniversalClient, error) {
 
 func (b *Bus) Name() string { return "eventbus" }
 
-// Submit appends the event through the blocking pool and answers 202 with
-// the event's position only once Redis has stored it (with --durable wait:
-// once a replica of the partition's master has it too).
+// Submit appends the event on the I/O path and answers 202 with the
+// event's position only once Redis has stored it (with --durable wait: once
+// a replica of the partition's master has it too).
 func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
 	var pos Position
-	rt.Blocking(func() error {
-		// Bounded as the queue's enqueue is: a pool thread held by a
-		// partition whose master is away holds up every other request.
+	eventloop.Charge(rt, eventloop.CostRedisCommand*publishCommands)
+	rt.IO(func() error {
+		// Bounded as the queue's enqueue is: a request held by a
+		// partition whose master is away must still get its 503.
 		ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
 		defer cancel()
 		var err error
@@ -138,6 +140,11 @@ func (b *Bus) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Out
 		reply(strategies.Outcome{Status: strategies.StatusAccepted, Extra: map[string]any{"stream": pos.Stream, "event": pos.Event}})
 	})
 }
+
+// publishCommands is how many Redis commands one PublishDurable issues
+// (XADD, then the job index's HSET and EXPIRE), each charged to the loop as
+// ioredis would cost it; --durable wait's WAIT is not counted.
+const publishCommands = 3
 
 // submitTimeout bounds one Submit's Redis work (XADD, WAIT, the index).
 const submitTimeout = 2 * time.Second

@@ -9,8 +9,10 @@
 // no one can ask what happened to a job (GET /jobs/{id} is 404: it cannot
 // know). Failures are only logged and counted. Under --loop node ignoring a
 // callback moves no CPU off the loop: a cpu job still runs on the loop after
-// the answer and blocks the next clients. I/O takes a pool thread, so a slow
-// mail server backs up the pool that every other request needs.
+// the answer and blocks the next clients, and every send still costs the
+// loop nodemailer's CPU (building the message, driving SMTP), so
+// fire-and-forget still costs your loop: it accepts no faster than the loop
+// can also send what it accepted.
 //
 // What the harness shows: fast 202s, lost jobs on web-crash, loop lag under
 // the cpu scenario as high as foreground's.
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
@@ -67,7 +70,8 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 		f.jobs.WithLabelValues("ok").Inc()
 		return
 	}
-	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
+	eventloop.Charge(rt, eventloop.CostMailSend) // after the answer, still on the loop
+	rt.IO(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
 		if err != nil {
 			// The only trace a failure leaves: nobody is waiting for it.
 			f.log.Warn("fire-and-forget job failed", "job", j.ID, "err", err)

@@ -6,10 +6,13 @@
 // is ever lost silently, because nothing is ever handed over.
 //
 // Failure modes: every request costs the whole job's latency (the mail
-// provider's delay); a slow provider slows every client; under --loop node
-// the SMTP exchange takes a pool thread, so more than --pool concurrent sends
-// queue, and a cpu job runs on the loop itself (the talk's blockingSleep),
-// blocking every other client — /healthz included — for its whole cost.
+// provider's delay); a slow provider slows every client. Under --loop node
+// the SMTP exchange is network I/O, as in Node: sends in flight are not
+// capped, but each costs the loop nodemailer's CPU, so the loop's CPU, not a
+// thread count, bounds how many mails a second it can send. A cpu job runs
+// on the loop itself (the talk's blockingSleep), blocking every other
+// client — /healthz included — for its whole cost: a foreground mail holds
+// its own answer, a cpu job holds everyone's.
 //
 // What the harness shows: HTTP latency equals end-to-end latency; under the
 // cpu scenario, probe latency and loop lag rise by the job's cost.
@@ -22,6 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/joblog"
 	"github.com/offload/offload/internal/mailer"
@@ -79,7 +83,8 @@ func (f *Foreground) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 		finish(nil)
 		return
 	}
-	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, finish)
+	eventloop.Charge(rt, eventloop.CostMailSend) // nodemailer's MIME and SMTP, on Node's thread
+	rt.IO(func() error { return f.mailer.Send(context.Background(), j) }, finish)
 }
 
 // State reports the outcome of a job this process ran.

@@ -106,7 +106,7 @@ func (w *Web) Name() string { return "localipc" }
 // the leader will read it even if this process dies next, so that is when
 // the job counts as accepted.
 func (w *Web) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
-	rt.Blocking(func() error {
+	rt.IO(func() error { // a socket write, as child_process's channel is
 		w.mu.Lock()
 		conn := w.conn
 		w.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/memqueue"
 	"github.com/offload/offload/internal/redisconn"
@@ -75,7 +76,8 @@ func (p *publisher) Submit(rt strategies.Runtime, j job.Job, reply func(strategi
 		return
 	}
 	var n int64
-	rt.Blocking(func() error {
+	eventloop.Charge(rt, eventloop.CostRedisCommand) // PUBLISH through ioredis
+	rt.IO(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		n, err = p.rdb.Publish(ctx, Channel, payload).Result()

@@ -50,6 +50,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/replwait"
 	"github.com/offload/offload/strategies"
@@ -152,6 +153,12 @@ func (w *Web) SubmitAt(rt strategies.Runtime, j job.Job, at time.Time, reply fun
 	w.enqueue(rt, j, at, reply)
 }
 
+// enqueueCommands is how many Redis commands one enqueue issues (SADD,
+// RPUSH, and the status hash's HSET and EXPIRE, in one MULTI; see
+// resque.Client.Enqueue), each charged to the loop as ioredis would cost it.
+// MULTI/EXEC framing and --durable wait's WAIT are not counted.
+const enqueueCommands = 4
+
 func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func(strategies.Outcome)) {
 	if j.Accepted.IsZero() {
 		j.Accepted = time.Now()
@@ -161,7 +168,8 @@ func (w *Web) enqueue(rt strategies.Runtime, j job.Job, at time.Time, reply func
 		reply(strategies.Outcome{Err: err})
 		return
 	}
-	rt.Blocking(func() error {
+	eventloop.Charge(rt, eventloop.CostRedisCommand*enqueueCommands)
+	rt.IO(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		return w.c.Place(ctx, j.ID, func(ctx context.Context, s *resque.Client) error {

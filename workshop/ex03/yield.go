@@ -31,9 +31,11 @@ func BurnSliced(l Loop, total, slice time.Duration, done func()) {
 }
 
 // BurnOnPool offloads the work: it runs on one of the pool's goroutines
-// (libuv's threadpool) and done runs back on the loop.
+// (libuv's threadpool, rt.Pool: CPU handed off on purpose, as Node's
+// worker pool takes crypto and zlib) and done runs back on the loop.
+// rt.IO is the other path, for network calls: not for CPU.
 func BurnOnPool(rt eventloop.Runtime, total time.Duration, done func()) {
-	// TODO(exercise 3): burn inside rt.Blocking's fn; call done in its cb.
+	// TODO(exercise 3): burn inside rt.Pool's fn; call done in its cb.
 	job.Burn(total)
 	done()
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
@@ -25,7 +26,7 @@ type FireForget struct {
 	mailer *mailer.Mailer
 	log    *slog.Logger
 	// TODO(exercise 5): somewhere to keep failures: job id -> error and
-	// when. A map needs a mutex (the pool and the loop both touch it) and a
+	// when. A map needs a mutex (the loop writes it, State reads it off the loop) and a
 	// bound, or a day of failures becomes an out-of-memory crash.
 }
 
@@ -56,7 +57,8 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 		job.Burn(j.Cost())
 		return
 	}
-	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
+	eventloop.Charge(rt, eventloop.CostMailSend) // the send's own CPU stays on the loop
+	rt.IO(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
 		if err != nil {
 			f.log.Warn("fire-and-forget job failed", "job", j.ID, "err", err)
 			f.recordFailure(j.ID, err)
@@ -64,12 +66,13 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 	})
 }
 
-// recordFailure runs on the loop (in Blocking's callback) for each failed job.
+// recordFailure runs on the loop (in IO's callback) for each failed job.
 func (f *FireForget) recordFailure(id string, err error) {
 	// TODO(exercise 5): remember that job id failed with err.
 }
 
-// State answers GET /jobs/{id}; it runs on a pool goroutine.
+// State answers GET /jobs/{id}; it runs off the loop, on the I/O path's
+// goroutine for that request (a tracker may read a record over the network).
 func (f *FireForget) State(_ context.Context, id string) (strategies.JobState, error) {
 	// TODO(exercise 5): for a recorded failure answer
 	// strategies.JobState{ID: id, Strategy: "fireforget", Status: strategies.StatusFailed, Error: ...}.

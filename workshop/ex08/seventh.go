@@ -39,8 +39,10 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 
 func (s *Seventh) Name() string { return "seventh" }
 
-// Submit is handler code: on the node loop it must not block. Do the
-// backend call inside rt.Blocking(fn, cb) and reply in cb.
+// Submit is handler code: on the node loop it must not block. A network
+// call to the backend (a database, a broker) goes inside rt.IO(fn, cb);
+// file writes and fsync (a spool directory) go inside rt.Pool(fn, cb), as
+// Node gives fs calls to libuv's thread pool. Reply in cb.
 func (s *Seventh) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
 	// TODO(exercise 8): hand j to the backend, then reply StatusAccepted;
 	// reply with an error wrapping strategies.ErrUnavailable if it is down.

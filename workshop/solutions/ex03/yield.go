@@ -25,7 +25,7 @@ func BurnSliced(l ex03.Loop, total, slice time.Duration, done func()) {
 
 // BurnOnPool burns on a pool goroutine; the loop only runs the callback.
 func BurnOnPool(rt eventloop.Runtime, total time.Duration, done func()) {
-	rt.Blocking(func() error {
+	rt.Pool(func() error {
 		job.Burn(total)
 		return nil
 	}, func(error) { done() })

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/offload/offload/internal/eventloop"
 	"github.com/offload/offload/internal/job"
 	"github.com/offload/offload/internal/mailer"
 	"github.com/offload/offload/strategies"
@@ -31,7 +32,7 @@ type FireForget struct {
 	mailer *mailer.Mailer
 	log    *slog.Logger
 
-	mu       sync.Mutex // the loop writes, pool goroutines read
+	mu       sync.Mutex // the loop writes, State reads off the loop (the I/O path)
 	failures map[string]failure
 	order    []string // oldest first, for eviction
 }
@@ -63,7 +64,8 @@ func (f *FireForget) Submit(rt strategies.Runtime, j job.Job, reply func(strateg
 		job.Burn(j.Cost())
 		return
 	}
-	rt.Blocking(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
+	eventloop.Charge(rt, eventloop.CostMailSend) // the send's own CPU stays on the loop
+	rt.IO(func() error { return f.mailer.Send(context.Background(), j) }, func(err error) {
 		if err != nil {
 			f.log.Warn("fire-and-forget job failed", "job", j.ID, "err", err)
 			f.recordFailure(j.ID, err)

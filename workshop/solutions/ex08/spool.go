@@ -83,9 +83,11 @@ func New(cfg strategies.Config) (strategies.Strategy, error) {
 
 func (s *Spool) Name() string { return "spool" }
 
-// Submit writes the job to disk on the pool and answers once it is there.
+// Submit writes the job to disk on the thread pool and answers once it is
+// there: file writes and fsync are what Node hands to libuv's pool, not
+// network I/O, so they wait for one of --pool threads.
 func (s *Spool) Submit(rt strategies.Runtime, j job.Job, reply func(strategies.Outcome)) {
-	rt.Blocking(func() error { return s.write(j) }, func(err error) {
+	rt.Pool(func() error { return s.write(j) }, func(err error) {
 		if err != nil {
 			reply(strategies.Outcome{Err: fmt.Errorf("%w: %w", strategies.ErrUnavailable, err)})
 			return
