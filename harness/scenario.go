@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offload/offload/internal/mailsink"
 )
 
 // Scenario names are a contract: results.json and the reports use them.
@@ -54,10 +56,11 @@ type Timing struct {
 	CPUEvery       int           // and every CPUEvery-th after it
 	CPUCost        time.Duration // its cost
 	BurstFactor    float64
-	Poisson        bool          // exponential gaps instead of a fixed interval (same mean rate)
-	Seed           uint64        // for Poisson arrivals
-	SinkDelay      time.Duration // the provider's time to accept a message (after its body arrived)
-	SinkRTT        time.Duration // and its network round trip, on MAIL and RCPT (before the body)
+	Poisson        bool   // exponential gaps instead of a fixed interval (same mean rate)
+	Seed           uint64 // for Poisson arrivals
+	// Provider is the mail provider model the bench's sink plays: its
+	// latency and limits (the sink's Addr, Seed and Logger are the bench's).
+	Provider       mailsink.Config
 	SendDelayBound time.Duration // p99 due -> written above this makes a run invalid; 0: DefaultSendDelayBound
 	RecoveryBound  time.Duration // load goes on after a repair until recovery, at most this long; 0: DefaultRecoveryBound
 	Ladder         Ladder        // the capacity scenario's rate steps
@@ -76,7 +79,7 @@ func Quick() Timing {
 		Drain: 2 * time.Second, Hey: 3 * time.Second, HeySteady: 500 * time.Millisecond, HeyC: 1,
 		RecoveryWindow: 300 * time.Millisecond, RequestTimeout: 5 * time.Second,
 		ScaleWorkers: []int{2}, CPUFirst: 50, CPUEvery: 400, CPUCost: 300 * time.Millisecond,
-		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
+		BurstFactor: 4, Provider: mailsink.Config{}.WithLatency(mailsink.DefaultLatency),
 		// A short ladder: doubling steps of at least 500 requests, fewer
 		// than the full ladder's 2,000, so its p99 rests on 5 samples.
 		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
@@ -97,7 +100,7 @@ func Full() Timing {
 		Drain: 4 * time.Second, Hey: 3 * time.Second, HeySteady: time.Second, HeyC: 1,
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
 		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
-		BurstFactor: 4, SinkDelay: 10 * time.Millisecond, SinkRTT: 3 * time.Millisecond,
+		BurstFactor: 4, Provider: mailsink.Config{}.WithLatency(mailsink.DefaultLatency),
 		// Steps a factor of √2 apart, each at least 2,000 measured requests
 		// (so p99 rests on 20 samples) and at least a second.
 		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,

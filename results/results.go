@@ -44,6 +44,17 @@ type Env struct {
 	End          time.Time `json:"end_time,omitzero"`
 	Quick        bool      `json:"quick"`
 	Target       string    `json:"target,omitempty"` // --target URL when measuring an external server
+	Sink         *SinkEnv  `json:"sink,omitempty"`   // the mail provider model every run sent to
+}
+
+// SinkEnv is the mail provider model the bench's sink played: its latency
+// in the form --sink-latency reads ("3ms+10ms": a 3 ms round trip on MAIL
+// and on RCPT, then 10 ms after DATA), and its limits (0: none). A
+// scenario that changes a limit while it runs says so in its own run.
+type SinkEnv struct {
+	Latency   string  `json:"latency"`
+	MaxConns  int     `json:"max_conns"`
+	RateLimit float64 `json:"rate_limit"` // mails per second
 }
 
 // Run is one strategy through one scenario.

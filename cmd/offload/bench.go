@@ -38,7 +38,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
 	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
-	fs.DurationVar(&over.sinkDelay, "sink-delay", -1, "mail sink: time to accept each message (-1: the preset's)")
+	var pf providerFlags // the bench's own sink
+	pf.register(fs, "sink-", mailsink.DefaultLatency)
 	slo := fs.Duration("slo", 50*time.Millisecond, "capacity: a step passes only while HTTP p99 from due stays within this")
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
 	generators := fs.Int("generators", 1, "send each run's jobs from this many generator processes, their histograms merged from HdrHistogram interval logs")
@@ -63,6 +64,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := over.apply(&timing); err != nil {
 		return cli.Usage(err)
+	}
+	if timing.Provider, err = pf.config(); err != nil {
+		return err
 	}
 	if *generators < 1 {
 		return cli.Usagef("--generators %d: must be at least 1", *generators)
@@ -95,8 +99,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	start := time.Now()
 	dir := filepath.Join(*out, start.Format("20060102-150405"))
-	sink, err := mailsink.Start(mailsink.Config{Addr: *sinkAddr, Delay: timing.SinkDelay, RTT: timing.SinkRTT, Seed: uint64(*seed),
-		Logger: newLogger(io.Discard, "sink")})
+	sinkCfg := timing.Provider
+	sinkCfg.Addr, sinkCfg.Seed, sinkCfg.Logger = *sinkAddr, uint64(*seed), newLogger(io.Discard, "sink")
+	sink, err := mailsink.Start(sinkCfg)
 	if err != nil {
 		return cli.Usage(err)
 	}
@@ -124,6 +129,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "offload bench: mail sink at smtp://%s: point %s's mail there to account deliveries and loss\n", sink.Addr(), *target)
 	}
 	env := benchEnv(start, *seed, *quick, *target)
+	env.Sink = &results.SinkEnv{Latency: sinkCfg.Latency().String(), MaxConns: sinkCfg.MaxConns, RateLimit: sinkCfg.RateLimit}
 	f, err := b.Run(ctx, env, plans)
 	if err != nil {
 		return err
@@ -157,9 +163,8 @@ func presetName(quick bool) string {
 
 // overrides are the flags that change a preset's timing.
 type overrides struct {
-	duration  time.Duration
-	rate      float64
-	sinkDelay time.Duration
+	duration time.Duration
+	rate     float64
 	// sendDelayBound is the instrument's own limit (harness.Validity).
 	sendDelayBound time.Duration
 }
@@ -181,9 +186,6 @@ func (o overrides) apply(t *harness.Timing) error {
 	}
 	if o.rate > 0 {
 		t.Rate = o.rate
-	}
-	if o.sinkDelay >= 0 {
-		t.SinkDelay = o.sinkDelay
 	}
 	return nil
 }

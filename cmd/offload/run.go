@@ -25,6 +25,10 @@ import (
 	"github.com/offload/offload/strategies"
 )
 
+// runSinkLatency is the sink `offload run` starts: 50 ms per message, slow
+// enough that a person at a terminal sees foreground wait for it.
+var runSinkLatency = mailsink.Latency{Median: 50 * time.Millisecond}
+
 // runRun starts everything one strategy needs — its own redis-server and
 // mail sink unless given, the web server and its workers as child processes
 // — keeps the children running (restarting any that die, every second) and
@@ -37,7 +41,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	wf.register(fs)
 	workers := fs.Int("workers", 1, "worker processes, for strategies that have them")
 	fs.IntVar(workers, "consumers", 1, "the same as --workers (the event bus calls its workers consumers)")
-	sinkDelay := fs.Duration("sink-delay", 50*time.Millisecond, "mail sink: time to accept each message (when offload starts the sink)")
+	var pf providerFlags // the sink offload starts when --smtp is not given
+	pf.register(fs, "sink-", runSinkLatency)
 	redisCluster := fs.Bool("redis-cluster", false, "start a local Redis Cluster (3 masters with a replica each: 6 redis-server processes) instead of one redis-server")
 	var lf liveview.Flags
 	lf.Register(fs)
@@ -61,6 +66,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := wf.validate(); err != nil {
+		return err
+	}
+	sinkCfg, err := pf.config()
+	if err != nil {
 		return err
 	}
 	if *workers < 0 {
@@ -120,7 +129,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	sinkInfo := "given: " + sf.smtp
 	var delivered func() int64
 	if sf.smtp == "" {
-		sink, err := mailsink.Start(mailsink.Config{Delay: *sinkDelay, Logger: log})
+		sinkCfg.Logger = log
+		sink, err := mailsink.Start(sinkCfg)
 		if err != nil {
 			return err
 		}

@@ -43,21 +43,28 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := cli.NewFlagSet("sink", stderr)
 	addr := fs.String("addr", "127.0.0.1:2525", "SMTP listen address")
 	httpAddr := fs.String("http", "127.0.0.1:2526", "JSON stats listen address (empty: none)")
-	delay := fs.Duration("delay", 50*time.Millisecond, "time to accept each message")
+	var pf providerFlags
+	pf.register(fs, "", mailsink.DefaultLatency)
 	failRate := fs.Float64("fail-rate", 0, "fraction of messages answered 451 (0..1)")
-	seed := fs.Uint64("seed", 0, "seed for the failure draw (0: random)")
+	seed := fs.Uint64("seed", 0, "seed for the failure and latency draws (0: random)")
 	var outages outageFlag
 	fs.Var(&outages, "outage", "answer 451 to everything during START+DURATION after start-up (repeatable)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(stderr, "sink")
-	sink, err := mailsink.Start(mailsink.Config{Addr: *addr, Delay: *delay, FailRate: *failRate, Seed: *seed, Logger: log})
+	cfg, err := pf.config()
+	if err != nil {
+		return err
+	}
+	cfg.Addr, cfg.FailRate, cfg.Seed, cfg.Logger = *addr, *failRate, *seed, log
+	sink, err := mailsink.Start(cfg)
 	if err != nil {
 		return cli.Usage(err)
 	}
 	defer sink.Close()
-	log.Info("smtp listening", "addr", sink.Addr(), "delay", *delay, "fail_rate", *failRate)
+	log.Info("smtp listening", "addr", sink.Addr(), "latency", cfg.Latency().String(),
+		"max_conns", cfg.MaxConns, "rate_limit", cfg.RateLimit, "fail_rate", *failRate)
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
@@ -70,7 +77,8 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}()
 		defer srv.Close()
-		log.Info("stats listening", "url", "http://"+ln.Addr().String()+"/stats")
+		log.Info("stats listening", "url", "http://"+ln.Addr().String()+"/stats",
+			"rate_limit_control", "POST http://"+ln.Addr().String()+"/rate-limit?per_second=R")
 	}
 	for _, w := range outages {
 		time.AfterFunc(w.start, func() { sink.Outage(w.length) })

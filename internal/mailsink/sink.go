@@ -1,8 +1,10 @@
 // Package mailsink is a real SMTP server standing in for the email provider.
 // It records which jobs were delivered, when, and how many times: the
 // harness decides loss and duplicates from this record, never from HTTP
-// status codes. Delay, a failure rate and outage windows make it behave like
-// a slow or unhealthy provider on demand.
+// status codes. It also models the provider itself: a latency per message
+// (fixed or lognormal), a connection limit (421 beyond it) and a rate limit
+// (454 beyond it), as real providers have, plus a failure rate and outage
+// windows that make it unhealthy on demand.
 package mailsink
 
 import (
@@ -25,29 +27,62 @@ import (
 	"github.com/offload/offload/internal/mailer"
 )
 
-// Config configures a Sink. Zero values take the documented defaults.
+// Config configures a Sink: the one set of provider settings that
+// `offload sink`, `offload run` and the bench's own sink all build. Zero
+// values take the documented defaults; the zero Config is an instant,
+// unlimited provider (tests), while the commands default to DefaultLatency.
 type Config struct {
-	Addr  string        // SMTP listen address; default 127.0.0.1:0 (a free port)
-	Delay time.Duration // time to accept each message, like a real provider; 0 is instant
+	Addr string // SMTP listen address; default 127.0.0.1:0 (a free port)
+	// Delay is the time to accept each message after its body arrived; 0
+	// is instant. With DelayP99 above it, Delay is the median of a
+	// lognormal draw (seeded by Seed) and DelayP99 its 99th percentile.
+	Delay    time.Duration
+	DelayP99 time.Duration
 	// RTT is a network round trip added to the MAIL and RCPT replies, so a
 	// message spends time in flight before its body is sent: a client that
 	// dies then loses it, as it would talking to a distant provider.
-	RTT      time.Duration
-	FailRate float64      // fraction of messages answered 451; 0..1
-	Seed     uint64       // seeds the failure draw so runs repeat; 0 picks one
-	Logger   *slog.Logger // default slog.Default()
-	Now      func() time.Time
+	RTT time.Duration
+	// MaxConns is the most SMTP connections open at once; a connection
+	// beyond it is answered 421 and closed. 0: no limit.
+	MaxConns int
+	// RateLimit is the most mails accepted per second (a token bucket);
+	// a mail beyond it is answered 454 ThrottleMessage. 0: no limit.
+	RateLimit float64
+	// RateBurst is the bucket's size; default a tenth of a second of
+	// RateLimit, at least 1.
+	RateBurst int
+	FailRate  float64      // fraction of messages answered 451; 0..1
+	Seed      uint64       // seeds the failure and latency draws so runs repeat; 0 picks one
+	Logger    *slog.Logger // default slog.Default()
+	Now       func() time.Time
+}
+
+// Latency is the latency part of c.
+func (c Config) Latency() Latency { return Latency{RTT: c.RTT, Median: c.Delay, P99: c.DelayP99} }
+
+// WithLatency returns c with its latency set to l.
+func (c Config) WithLatency(l Latency) Config {
+	c.RTT, c.Delay, c.DelayP99 = l.RTT, l.Median, l.P99
+	return c
 }
 
 func (c Config) validate() error {
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return fmt.Errorf("fail-rate %v: must be between 0 and 1", c.FailRate)
 	}
-	if c.Delay < 0 || c.RTT < 0 {
-		return fmt.Errorf("delay %v, rtt %v: must not be negative", c.Delay, c.RTT)
+	if err := c.Latency().validate(); err != nil {
+		return err
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("max-conns %d: must not be negative", c.MaxConns)
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		return fmt.Errorf("rate-limit %v, burst %d: %w", c.RateLimit, c.RateBurst, errNegativeRate)
 	}
 	return nil
 }
+
+var errNegativeRate = errors.New("a rate limit must be a finite number, not negative (0: none)")
 
 // Delivery is what the sink knows about one job id.
 type Delivery struct {
@@ -65,6 +100,16 @@ type Stats struct {
 	Rejected   int64 `json:"rejected"`   // messages answered 451 (fail-rate or outage)
 	NoJobID    int64 `json:"no_job_id"`  // accepted messages without an X-Offload-Job header
 	Outage     bool  `json:"outage"`     // answering 451 to everything right now
+	// Throttled counts the provider's "slow down" answers: 421 to a
+	// connection beyond MaxConns (ConnsRefused of them) and 454 to a mail
+	// beyond RateLimit.
+	Throttled    int64 `json:"throttled"`
+	ConnsRefused int64 `json:"conns_refused"`
+	// Conns is SMTP connections open now; MaxConnsSeen the most at once
+	// since start (or Reset): what a client's pool really held.
+	Conns        int64   `json:"conns"`
+	MaxConnsSeen int64   `json:"max_conns_seen"`
+	RateLimit    float64 `json:"rate_limit"` // mails/s in force; 0 none
 	// InFlight is messages between MAIL and the end of DATA right now:
 	// how many deliveries the senders have under way at once, which caps
 	// their rate at InFlight divided by one message's time.
@@ -79,16 +124,20 @@ type Sink struct {
 	ln     net.Listener
 	served chan struct{}
 
-	mu          sync.Mutex
-	rng         *rand.Rand
-	byID        map[string]*Delivery
-	stats       Stats
-	outageUntil time.Time
-	stallUntil  time.Time
-	subscribers []chan<- Delivery
-	closeOnce   sync.Once
-	inFlight    atomic.Int64
-	hold        atomic.Pointer[chan struct{}] // see Hold
+	mu           sync.Mutex
+	rng          *rand.Rand
+	byID         map[string]*Delivery
+	stats        Stats
+	outageUntil  time.Time
+	stallUntil   time.Time
+	subscribers  []chan<- Delivery
+	closeOnce    sync.Once
+	inFlight     atomic.Int64
+	bucket       bucket // the rate limit; under mu
+	conns        atomic.Int64
+	maxConns     atomic.Int64
+	maxConnsSeen atomic.Int64
+	hold         atomic.Pointer[chan struct{}] // see Hold
 }
 
 // Start listens on cfg.Addr and serves until Close.
@@ -120,7 +169,9 @@ func Start(cfg Config) (*Sink, error) {
 		served: make(chan struct{}),
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		byID:   make(map[string]*Delivery),
+		bucket: newBucket(cfg.RateLimit, cfg.RateBurst, cfg.Now()),
 	}
+	s.maxConns.Store(int64(cfg.MaxConns))
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &session{sink: s}, nil
 	}))
@@ -134,7 +185,7 @@ func Start(cfg Config) (*Sink, error) {
 	s.srv.MaxRecipients = 10
 	go func() {
 		defer close(s.served)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := s.srv.Serve(limitListener{ln, s}); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("mail sink stopped", "err", err)
 		}
 	}()
@@ -155,7 +206,7 @@ func (s *Sink) Listen(addr string) (string, func() error, error) {
 		return "", nil, fmt.Errorf("mail sink: listen on %s: %w", addr, err)
 	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := s.srv.Serve(limitListener{ln, s}); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("mail sink stopped listening", "addr", addr, "err", err)
 		}
 	}()
@@ -210,6 +261,7 @@ func (s *Sink) Reset() {
 	s.stats = Stats{}
 	s.outageUntil = time.Time{}
 	s.stallUntil = time.Time{}
+	s.maxConnsSeen.Store(s.conns.Load())
 }
 
 // Stats returns the counters.
@@ -221,6 +273,8 @@ func (s *Sink) Stats() Stats {
 	st.Duplicates = st.Received - st.NoJobID - int64(st.Unique)
 	st.Outage = s.cfg.Now().Before(s.outageUntil)
 	st.InFlight = s.inFlight.Load()
+	st.Conns, st.MaxConnsSeen = s.conns.Load(), s.maxConnsSeen.Load()
+	st.RateLimit = s.bucket.rate
 	return st
 }
 
@@ -270,7 +324,18 @@ func (s *Sink) admit() error {
 		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
 	}
+	if !s.bucket.take(s.cfg.Now()) {
+		s.stats.Throttled++
+		return errThrottled
+	}
 	return nil
+}
+
+// acceptTime draws how long the provider takes over one message's body.
+func (s *Sink) acceptTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Latency().Sample(s.rng)
 }
 
 func (s *Sink) record(id string) {
@@ -340,7 +405,7 @@ func (ss *session) Data(r io.Reader) error {
 		return fmt.Errorf("read message body: %w", err)
 	}
 	ss.sink.waitHeld()
-	if d := ss.sink.cfg.Delay; d > 0 {
+	if d := ss.sink.acceptTime(); d > 0 {
 		time.Sleep(d) // the provider's own processing time, per message
 	}
 	if d := ss.sink.stalled(); d > 0 {
