@@ -133,6 +133,11 @@ type Config struct {
 	Transport   string // "redis" (default) or "zmq", for strategies that offer both
 	ZMQEndpoint string // zmq: the endpoint the web side binds
 	Durable     string // "wait": answer 202 only once a replica has the job (WAIT 1), for strategies whose catalog entry says Durable
+	// Concurrency caps the mail sends in flight for strategies that send
+	// from the web process (foreground, fireforget), over as many reused
+	// SMTP connections. 0: no cap, a connection per mail, as Node's
+	// nodemailer without a pool.
+	Concurrency int
 	Logger      *slog.Logger
 	Metrics     prometheus.Registerer // never nil when built by the server
 }

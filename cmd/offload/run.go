@@ -57,6 +57,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			workerFlags = adoptFlags(fs, own, "worker", func(wfs *flag.FlagSet) { e.Worker(wfs) })
 		}
 	}
+	if fs.Lookup("concurrency") == nil {
+		// No worker takes it: the web process sends the mail (foreground,
+		// fireforget), so --concurrency caps its sends.
+		fs.Int("concurrency", 0, sendCapUsage)
+		webFlags = append(webFlags, "concurrency")
+	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

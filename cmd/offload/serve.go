@@ -20,12 +20,17 @@ import (
 	"github.com/offload/offload/strategies"
 )
 
+// sendCapUsage is serve's --concurrency: it matters to the strategies that
+// send mail from the web process.
+const sendCapUsage = "foreground, fireforget: most mail sends in flight, over as many reused SMTP connections (0: no cap, a connection per mail, as Node's nodemailer without a pool)"
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("serve", stderr)
 	var sf strategyFlags
 	sf.register(fs, "127.0.0.1:2525")
 	var wf webFlags
 	wf.register(fs)
+	concurrency := fs.Int("concurrency", 0, sendCapUsage)
 	// The strategy's own flags must exist before the parse (and for
 	// --help): take its name from the arguments or the environment first.
 	var newStrategy func(strategies.Config) (strategies.Strategy, error)
@@ -41,6 +46,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := wf.validate(); err != nil {
 		return err
 	}
+	if *concurrency < 0 {
+		return cli.Usagef("--concurrency %d: must not be negative (0: no cap)", *concurrency)
+	}
 	log := newLogger(stderr, "web")
 	model, err := eventloop.New(eventloop.Config{Name: wf.loop, Pool: wf.pool, Threads: wf.threads})
 	if err != nil {
@@ -55,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := sf.config()
-	cfg.Logger, cfg.Metrics = log, reg
+	cfg.Logger, cfg.Metrics, cfg.Concurrency = log, reg, *concurrency
 	strat, err := newStrategy(cfg)
 	if err != nil {
 		// Unreachable broker, bad endpoint: a configuration problem, exit 2.

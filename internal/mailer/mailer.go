@@ -26,20 +26,28 @@ const HeaderJob = "X-Offload-Job"
 
 // Config configures a Mailer. Zero values take the documented defaults.
 type Config struct {
-	Addr        string        // SMTP server host:port; required
-	MaxIdle     int           // idle connections kept for reuse; default 8
+	Addr string // SMTP server host:port; required
+	// MaxConns is the sender's concurrency: at most this many sends at
+	// once, over a pool of at most this many SMTP connections, reused (a
+	// send beyond waits for one). 0: no cap, and no pool: every send opens
+	// its own connection and ends it with QUIT, as nodemailer does
+	// without `pool: true`.
+	MaxConns    int
 	DialTimeout time.Duration // default 5s
 	SendTimeout time.Duration // whole-message limit when ctx has none; default 30s
 }
 
-// Mailer sends mail over a small pool of reused SMTP connections; it is safe
-// for concurrent use. Reuse matters: a new TCP+SMTP handshake per mail would
-// make the mailer, not the strategy, the bottleneck the harness measures.
+// Mailer sends mail, over a pool of reused SMTP connections when it has a
+// concurrency (Config.MaxConns); it is safe for concurrent use. Reuse
+// matters: a new TCP+SMTP handshake per mail costs the sender CPU and the
+// provider a connection slot, and a provider that limits connections
+// answers 421 to a sender that opens too many.
 type Mailer struct {
-	cfg  Config
-	mu   sync.Mutex
-	idle []pooled
-	done bool
+	cfg   Config
+	slots chan struct{} // one per send in flight; nil: no cap
+	mu    sync.Mutex
+	idle  []pooled
+	done  bool
 }
 
 // New returns a Mailer for cfg.Addr. It does not connect until the first Send.
@@ -50,8 +58,8 @@ func New(cfg Config) (*Mailer, error) {
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return nil, fmt.Errorf("mailer: smtp address %q: %w", cfg.Addr, err)
 	}
-	if cfg.MaxIdle == 0 {
-		cfg.MaxIdle = 8
+	if cfg.MaxConns < 0 {
+		return nil, fmt.Errorf("mailer: concurrency %d: must not be negative (0: no cap)", cfg.MaxConns)
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 5 * time.Second
@@ -59,27 +67,65 @@ func New(cfg Config) (*Mailer, error) {
 	if cfg.SendTimeout == 0 {
 		cfg.SendTimeout = 30 * time.Second
 	}
-	return &Mailer{cfg: cfg}, nil
+	m := &Mailer{cfg: cfg}
+	if cfg.MaxConns > 0 {
+		m.slots = make(chan struct{}, cfg.MaxConns)
+	}
+	return m, nil
 }
 
+// Concurrency is the most sends at once (0: no cap).
+func (m *Mailer) Concurrency() int { return m.cfg.MaxConns }
+
 // Error is a failed delivery. Temporary is true for 4xx answers and network
-// failures, which a retry may cure; false for 5xx rejections.
+// failures, which a retry may cure; false for 5xx rejections. Code is the
+// server's SMTP reply code, 0 when it gave none (a network failure).
 type Error struct {
 	JobID     string
 	Temporary bool
+	Code      int
 	Err       error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("send mail for job %s: %v", e.JobID, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsTemporary reports whether err is a delivery failure worth retrying.
-func IsTemporary(err error) bool {
-	var me *Error
-	if errors.As(err, &me) {
-		return me.Temporary
+// Is makes errors.Is(err, ErrTemporary) and errors.Is(err, ErrThrottled)
+// answer for a delivery failure.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrTemporary:
+		return e.Temporary
+	case ErrThrottled:
+		return e.Code == 421 || e.Code == 454
 	}
 	return false
+}
+
+// ErrTemporary matches (errors.Is) a delivery failure a retry may cure: a
+// 4xx answer or a network failure. A sender that honours it retries later,
+// with backoff; one that drops the job loses mail.
+var ErrTemporary = errors.New("temporary delivery failure")
+
+// ErrThrottled matches a provider's "slow down": 421 (too many connections,
+// or closing) or 454 (sending rate exceeded). It is also ErrTemporary.
+var ErrThrottled = errors.New("provider throttled the sender")
+
+// IsTemporary reports whether err is a delivery failure worth retrying.
+func IsTemporary(err error) bool { return errors.Is(err, ErrTemporary) }
+
+// IsThrottled reports whether err is the provider asking to slow down.
+func IsThrottled(err error) bool { return errors.Is(err, ErrThrottled) }
+
+// failure wraps err as the Error for j, reading its SMTP code if any.
+func failure(j job.Job, err error) *Error {
+	e := &Error{JobID: j.ID, Temporary: true, Err: err}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		e.Code = se.Code
+		e.Temporary = se.Code >= 400 && se.Code < 500
+	}
+	return e
 }
 
 // Send delivers j's mail. It blocks for the whole SMTP exchange.
@@ -89,7 +135,15 @@ func (m *Mailer) Send(ctx context.Context, j job.Job) error {
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.SendTimeout)
 		defer cancel()
 	}
-	err := m.attempt(ctx, j, true)
+	if m.slots != nil {
+		select {
+		case m.slots <- struct{}{}:
+			defer func() { <-m.slots }()
+		case <-ctx.Done():
+			return &Error{JobID: j.ID, Temporary: true, Err: fmt.Errorf("wait for a free smtp connection: %w", ctx.Err())}
+		}
+	}
+	err := m.attempt(ctx, j, m.slots != nil)
 	if errors.Is(err, errStale) {
 		// A pooled session may have been closed by the server while idle
 		// (a restarted sink): one retry on a fresh connection. Never after
@@ -104,7 +158,7 @@ var errStale = errors.New("reused smtp session failed before DATA")
 func (m *Mailer) attempt(ctx context.Context, j job.Job, reuse bool) error {
 	c, conn, reused, err := m.get(ctx, reuse)
 	if err != nil {
-		return &Error{JobID: j.ID, Temporary: true, Err: err}
+		return failure(j, err)
 	}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
@@ -118,17 +172,14 @@ func (m *Mailer) attempt(ctx context.Context, j job.Job, reuse bool) error {
 	}
 	if err != nil {
 		var se *smtp.SMTPError
-		temporary := true
-		if errors.As(err, &se) {
-			temporary = se.Code >= 400 && se.Code < 500
-			// A clean SMTP error leaves the session usable after RSET.
-			if c.Reset() == nil {
-				m.put(c, conn)
-				return &Error{JobID: j.ID, Temporary: temporary, Err: err}
-			}
+		// A clean SMTP error leaves the session usable after RSET, unless
+		// the server said 421: it is closing the connection.
+		if errors.As(err, &se) && se.Code != 421 && c.Reset() == nil {
+			m.put(c, conn)
+			return failure(j, err)
 		}
 		_ = c.Close()
-		return &Error{JobID: j.ID, Temporary: temporary, Err: err}
+		return failure(j, err)
 	}
 	m.put(c, conn)
 	return nil
@@ -221,7 +272,9 @@ func (m *Mailer) get(ctx context.Context, reuse bool) (*smtp.Client, net.Conn, b
 func (m *Mailer) put(c *smtp.Client, conn net.Conn) {
 	_ = conn.SetDeadline(time.Time{})
 	m.mu.Lock()
-	if !m.done && len(m.idle) < m.cfg.MaxIdle {
+	// Kept only with a concurrency: idle plus in use never exceed it, as
+	// a send dials only when no idle connection is left.
+	if !m.done && len(m.idle) < m.cfg.MaxConns {
 		m.idle = append(m.idle, pooled{c: c, conn: conn})
 		m.mu.Unlock()
 		return

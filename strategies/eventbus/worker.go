@@ -51,7 +51,7 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 			// writes (or miss some it does).
 			cmpOr(wc.Logger, slog.Default()).Warn("eventbus: --partitions differs from the web side's", "consumer", max(cfg.Partitions, 1), "web", rec)
 		}
-		h, ordered, closeHandler, err := newHandler(handler, cfg.Group, wc, rdb)
+		h, ordered, closeHandler, err := newHandler(handler, cfg.Group, cfg.withDefaults().Concurrency, wc, rdb)
 		if err != nil {
 			return err
 		}
@@ -71,10 +71,10 @@ func Worker(fs *flag.FlagSet) func(ctx context.Context, wc strategies.WorkConfig
 	}
 }
 
-func newHandler(name, group string, wc strategies.WorkConfig, rdb redis.UniversalClient) (Handler, bool, func(), error) {
+func newHandler(name, group string, concurrency int, wc strategies.WorkConfig, rdb redis.UniversalClient) (Handler, bool, func(), error) {
 	switch name {
 	case "email":
-		m, err := mailer.New(mailer.Config{Addr: wc.SMTPAddr})
+		m, err := mailer.New(mailer.Config{Addr: wc.SMTPAddr, MaxConns: concurrency}) // one connection per event in flight
 		if err != nil {
 			return nil, false, nil, cli.Usagef("eventbus email handler: %v", err)
 		}

@@ -42,7 +42,7 @@ var _ strategies.Strategy = (*FireForget)(nil)
 
 // New builds the strategy; cfg.SMTPAddr is required.
 func New(cfg strategies.Config) (strategies.Strategy, error) {
-	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, MaxConns: cfg.Concurrency})
 	if err != nil {
 		return nil, fmt.Errorf("fireforget: %w", err)
 	}

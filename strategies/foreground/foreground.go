@@ -46,7 +46,7 @@ var (
 
 // New builds the strategy; cfg.SMTPAddr is required.
 func New(cfg strategies.Config) (strategies.Strategy, error) {
-	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, MaxConns: cfg.Concurrency})
 	if err != nil {
 		return nil, fmt.Errorf("foreground: %w", err)
 	}

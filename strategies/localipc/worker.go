@@ -35,7 +35,7 @@ func work(ctx context.Context, cfg strategies.WorkConfig, f memqueue.Flags, sock
 	if log == nil {
 		log = slog.Default()
 	}
-	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, MaxConns: f.Concurrency}) // one connection per sender
 	if err != nil {
 		return fmt.Errorf("localipc worker: %w", err)
 	}

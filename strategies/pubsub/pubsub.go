@@ -108,7 +108,7 @@ func Work(ctx context.Context, cfg strategies.WorkConfig, f memqueue.Flags, cred
 	if cfg.Transport == "zmq" && credit < 1 {
 		return fmt.Errorf("pubsub: credit %d: must be at least 1", credit)
 	}
-	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, MaxConns: f.Concurrency}) // one connection per sender
 	if err != nil {
 		return fmt.Errorf("pubsub worker: %w", err)
 	}

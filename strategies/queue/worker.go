@@ -95,7 +95,7 @@ func Work(ctx context.Context, o WorkOptions, cfg strategies.WorkConfig) error {
 		return fmt.Errorf("queue worker: %w", err)
 	}
 	defer c.Close()
-	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr})
+	m, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, MaxConns: o.Max}) // one connection per processor, at most
 	if err != nil {
 		return fmt.Errorf("queue worker: %w", err)
 	}
