@@ -64,6 +64,7 @@ func (s *Sink) admitConn() bool {
 		s.mu.Unlock()
 		return false
 	}
+	s.connsOpened.Add(1)
 	for {
 		seen := s.maxConnsSeen.Load()
 		if n <= seen || s.maxConnsSeen.CompareAndSwap(seen, n) {

@@ -109,7 +109,8 @@ type Stats struct {
 	// since start (or Reset): what a client's pool really held.
 	Conns        int64   `json:"conns"`
 	MaxConnsSeen int64   `json:"max_conns_seen"`
-	RateLimit    float64 `json:"rate_limit"` // mails/s in force; 0 none
+	ConnsOpened  int64   `json:"conns_opened"` // connections admitted in all
+	RateLimit    float64 `json:"rate_limit"`   // mails/s in force; 0 none
 	// InFlight is messages between MAIL and the end of DATA right now:
 	// how many deliveries the senders have under way at once, which caps
 	// their rate at InFlight divided by one message's time.
@@ -137,6 +138,7 @@ type Sink struct {
 	conns        atomic.Int64
 	maxConns     atomic.Int64
 	maxConnsSeen atomic.Int64
+	connsOpened  atomic.Int64
 	hold         atomic.Pointer[chan struct{}] // see Hold
 }
 
@@ -262,6 +264,7 @@ func (s *Sink) Reset() {
 	s.outageUntil = time.Time{}
 	s.stallUntil = time.Time{}
 	s.maxConnsSeen.Store(s.conns.Load())
+	s.connsOpened.Store(0)
 }
 
 // Stats returns the counters.
@@ -273,7 +276,7 @@ func (s *Sink) Stats() Stats {
 	st.Duplicates = st.Received - st.NoJobID - int64(st.Unique)
 	st.Outage = s.cfg.Now().Before(s.outageUntil)
 	st.InFlight = s.inFlight.Load()
-	st.Conns, st.MaxConnsSeen = s.conns.Load(), s.maxConnsSeen.Load()
+	st.Conns, st.MaxConnsSeen, st.ConnsOpened = s.conns.Load(), s.maxConnsSeen.Load(), s.connsOpened.Load()
 	st.RateLimit = s.bucket.rate
 	return st
 }
