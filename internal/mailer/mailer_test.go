@@ -43,7 +43,7 @@ func mail(id string) job.Job {
 
 // sendHeld starts n sends while the sink holds every message, waits until
 // want of them are under way at the sink (no more can start), then
-// them, releases the hold and waits for every send to succeed.
+// releases the hold and waits for every send to succeed.
 func sendHeld(t *testing.T, s *mailsink.Sink, m *mailer.Mailer, round string, n int, want int64) {
 	t.Helper()
 	release := s.Hold()
