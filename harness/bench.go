@@ -29,9 +29,12 @@ type Bench struct {
 	// Generators > 1 sends each measured phase's jobs from that many
 	// generator processes (`offload generate`), merged from their files.
 	Generators int
-	Progress   func(results.Progress)
-	Log        io.Writer // one line per phase; nil: none
-	Clock      Clock     // default RealClock
+	// Concurrency is --concurrency for every process that sends mail in
+	// every run (0: each strategy's own default).
+	Concurrency int
+	Progress    func(results.Progress)
+	Log         io.Writer // one line per phase; nil: none
+	Clock       Clock     // default RealClock
 
 	mu       sync.Mutex
 	orphans  []string
@@ -122,7 +125,7 @@ func Interleave(plans []Plan, n int) []Plan {
 }
 
 func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Variant, quick bool) []Plan {
-	base := Plan{Strategy: st, Entry: e, Scenario: sc, Variant: v, Loop: "node", Workers: 1}
+	base := Plan{Strategy: st, Entry: e, Scenario: sc, Variant: v, Loop: "node", Workers: 1, Concurrency: b.Concurrency}
 	if st == Baseline {
 		if sc.Name != Capacity {
 			base.NA = baselineNA

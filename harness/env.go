@@ -32,9 +32,13 @@ type EnvConfig struct {
 	Variant  catalog.Variant
 	Workers  int    // job workers (Brokered); default 1
 	Loop     string // the web's --loop
-	SMTP     string // the sink
-	Output   io.Writer
-	Ready    time.Duration // how long the web may take to answer /healthz; default 20s
+	// Concurrency is --concurrency for every process that sends mail (the
+	// web side of foreground and fireforget, every job worker); 0 leaves
+	// each strategy at its own default.
+	Concurrency int
+	SMTP        string // the sink
+	Output      io.Writer
+	Ready       time.Duration // how long the web may take to answer /healthz; default 20s
 	// Partition runs the web process and worker-1 in a network namespace
 	// of their own, with Redis on the one address the partition fault
 	// cuts (netcut). Sink is then served on the namespace's host address
@@ -194,11 +198,16 @@ func (e *Env) webArgs() []string {
 	if e.cfg.Entry.Layout() == catalog.Supervised {
 		cmd = "run"
 	}
-	return append([]string{cmd, "--addr", e.addr, "--loop", e.cfg.Loop}, e.common()...)
+	a := append([]string{cmd, "--addr", e.addr, "--loop", e.cfg.Loop}, e.common()...)
+	if webSends(e.cfg.Entry) {
+		a = append(a, concurrencyArgs(e.cfg.Concurrency)...)
+	}
+	return a
 }
 
 func (e *Env) workerArgs(extra []string) []string {
-	return append(append([]string{"work"}, e.common()...), extra...)
+	a := append(append([]string{"work"}, e.common()...), extra...)
+	return append(a, concurrencyArgs(e.cfg.Concurrency)...)
 }
 
 func (e *Env) start(role string, args []string) (*proc.Process, error) {

@@ -102,7 +102,7 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 		}
 		f := r.plan.Scenario.Fault
 		return StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
-			Variant: r.plan.Variant, Workers: r.plan.Workers, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf,
+			Variant: r.plan.Variant, Workers: r.plan.Workers, Concurrency: r.plan.Concurrency, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf,
 			Partition: f != nil && f.Kind == FaultPartition, Sink: b.Sink})
 	}
 	env, err := start()

@@ -24,6 +24,7 @@ type Plan struct {
 	Variant      catalog.Variant
 	Loop         string
 	Workers      int
+	Concurrency  int    // --concurrency of every mail-sending process; 0: the strategy's default
 	NA           string // set: report n/a with this reason, start nothing
 	Repeat       int    // 0-based, of Bench.Repeat
 }
@@ -59,6 +60,9 @@ func (p Plan) newRun() results.Run {
 	r := results.Run{Strategy: p.Strategy, Scenario: p.Scenario.Name, Loop: p.Loop, Variant: p.Variant.Name,
 		OfferedRPS: p.Scenario.Rate, Status: map[string]int{}, Faults: []results.Fault{}, Timeseries: []results.Point{},
 		Processes: []results.ProcessUse{}, Style: p.style(), Repeat: p.Repeat}
+	if p.Entry.Name != "" {
+		r.Concurrency = senderConcurrency(p.Entry, p.Concurrency)
+	}
 	if p.Scenario.Name == Scale && p.NA == "" {
 		r.Workers = p.Workers
 		r.Variant = strings.TrimSpace(r.Variant + fmt.Sprintf(" workers=%d", p.Workers))

@@ -42,7 +42,7 @@ func (b *Bench) scaleLoad(ctx context.Context, p Plan) (Plan, []string) {
 		}
 		// A distinct index keeps the calibration's job ids and log apart.
 		cal := Plan{Index: 1000 + p.Index, Total: p.Total, Strategy: p.Strategy, Scenario: sc, Variant: p.Variant,
-			Loop: "node", Workers: 1}
+			Loop: "node", Workers: 1, Concurrency: p.Concurrency}
 		b.logf("[%d/%d] %s: no capacity ladder in this bench; running one to size the load", p.Index, p.Total, p.label())
 		b.execute(ctx, cal)
 		if c, ok = b.capacityFor(p.Strategy, p.Variant.Name); ok {

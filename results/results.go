@@ -59,13 +59,17 @@ type SinkEnv struct {
 
 // Run is one strategy through one scenario.
 type Run struct {
-	Strategy   string  `json:"strategy"`
-	Scenario   string  `json:"scenario"`
-	Loop       string  `json:"loop"`              // concurrency model of the web process
-	Variant    string  `json:"variant,omitempty"` // e.g. "transport=zmq", "workers=4"
-	Workers    int     `json:"workers,omitempty"`
-	OfferedRPS float64 `json:"offered_rps"`
-	DurationS  float64 `json:"duration_s"` // measured phase
+	Strategy string `json:"strategy"`
+	Scenario string `json:"scenario"`
+	Loop     string `json:"loop"`              // concurrency model of the web process
+	Variant  string `json:"variant,omitempty"` // e.g. "transport=zmq", "workers=4"
+	Workers  int    `json:"workers,omitempty"`
+	// Concurrency is the mail sends in flight per sending process (web
+	// side or worker): --concurrency, or the strategy's default. 0: no cap
+	// (foreground and fireforget by default) or the queue's autoscaler.
+	Concurrency int     `json:"concurrency"`
+	OfferedRPS  float64 `json:"offered_rps"`
+	DurationS   float64 `json:"duration_s"` // measured phase
 
 	// NAReason is set when the scenario makes no sense for the strategy
 	// (every other field is then zero); Invalid when the run was measured

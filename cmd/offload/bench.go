@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
 	fs.Float64Var(&over.rate, "rate", 0, "io jobs offered per second (0: the preset's)")
+	concurrency := fs.Int("concurrency", 0, "--concurrency for every process that sends mail: foreground's and fireforget's web side, every worker (queue: a fixed processor count); 0: each strategy's default")
 	var pf providerFlags // the bench's own sink
 	pf.register(fs, "sink-", mailsink.DefaultLatency)
 	slo := fs.Duration("slo", 50*time.Millisecond, "capacity: a step passes only while HTTP p99 from due stays within this")
@@ -70,6 +71,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *generators < 1 {
 		return cli.Usagef("--generators %d: must be at least 1", *generators)
+	}
+	if *concurrency < 0 {
+		return cli.Usagef("--concurrency %d: must not be negative (0: each strategy's default)", *concurrency)
 	}
 	if *repeat < 1 {
 		return cli.Usagef("--repeat %d: must be at least 1", *repeat)
@@ -119,7 +123,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress, page = tee, lb
 	}
 	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
-		Log: liveLog(stderr), Progress: progress, Repeat: *repeat, Generators: *generators}
+		Log: liveLog(stderr), Progress: progress, Repeat: *repeat, Generators: *generators, Concurrency: *concurrency}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
 		return cli.Usage(err)
