@@ -79,7 +79,7 @@ func Quick() Timing {
 		// than the full ladder's 2,000, so its p99 rests on 5 samples.
 		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
 			Warmup: 200 * time.Millisecond, FirstWarmup: time.Second, Settle: time.Second},
-		SLO: 50 * time.Millisecond,
+		SLO:        50 * time.Millisecond,
 		ScaleDrain: DrainPlan{PerWorker: 250, Concurrency: 4, Bound: 10 * time.Second},
 	}
 }
