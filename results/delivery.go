@@ -1,5 +1,12 @@
 package results
 
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
 // Drain is one drain of a pre-filled backlog: Jobs were enqueued with the
 // workers stopped, then the workers started and the backlog was timed from
 // its first delivery to its last at the sink. This is the standard
@@ -103,3 +110,98 @@ type ThrottlePoint struct {
 	Throttled int64   `json:"throttled"`
 	Backlog   int64   `json:"backlog"`
 }
+
+// Saturation a scale point is blamed on: a one-threaded broker at this
+// share of a core, the machine at this share of all its cores.
+const (
+	brokerSaturated  = 0.85
+	machineSaturated = 0.85
+)
+
+// ScaleVerdicts reads the scale runs' drains into one verdict per strategy
+// and variant, in the order the runs came: the efficiency of each worker
+// count against the one-worker drain times the count, and, where the line
+// bent, what bent it.
+func ScaleVerdicts(runs []Run) []Scaling {
+	var out []Scaling
+	idx := map[string]int{}
+	for _, r := range runs {
+		if r.Scenario != "scale" || r.Drain == nil || r.NAReason != "" || r.Drain.RPS <= 0 {
+			continue
+		}
+		v := baseVariant(r.Variant)
+		key := r.Strategy + "\x00" + v
+		i, ok := idx[key]
+		if !ok {
+			i = len(out)
+			idx[key] = i
+			out = append(out, Scaling{Strategy: r.Strategy, Variant: v})
+		}
+		d := r.Drain
+		out[i].Points = append(out[i].Points, ScalePoint{Workers: d.Workers, Concurrency: d.Concurrency, RPS: d.RPS,
+			CPUMS: d.CPUMSPerJob["total"]})
+		bent, why := bentBy(*d)
+		p := &out[i].Points[len(out[i].Points)-1]
+		p.BentBy, p.Evidence = bent, why
+	}
+	for i := range out {
+		pts := out[i].Points
+		var one float64
+		for _, p := range pts {
+			if p.Workers == 1 {
+				one = p.RPS
+			}
+		}
+		for j := range pts {
+			p := &pts[j]
+			if one <= 0 {
+				p.BentBy, p.Evidence = "", ""
+				continue
+			}
+			p.LinearRPS = one * float64(p.Workers)
+			p.Efficiency = math.Round(p.RPS/p.LinearRPS*1000) / 1000
+			if p.Efficiency >= ScaleLinear {
+				p.BentBy, p.Evidence = "", ""
+			}
+		}
+	}
+	return out
+}
+
+// bentBy names what held a drain below linear, from the drain's own
+// evidence: throttling answers, the broker's core, the machine's cores,
+// else the senders themselves (each waits out the provider's latency).
+func bentBy(d Drain) (string, string) {
+	broker := d.CPUCores["redis"]
+	brokerRole := "redis-server"
+	if d.CPUMSPerJob["broker"] > 0 && broker == 0 {
+		broker, brokerRole = d.CPUCores["web"], "the web process (the zmq broker)"
+	}
+	evidence := fmt.Sprintf("%s ms CPU per delivery (workers %s, broker %s); %s busy of the machine; %s broker %s cores; %s of %d senders in flight at the sink",
+		fmtF(d.CPUMSPerJob["total"]), fmtF(d.CPUMSPerJob["workers"]), fmtF(d.CPUMSPerJob["broker"]),
+		pct(d.MachineBusy), brokerRole, fmtF(broker), fmtF(d.SinkInFlight), d.Workers*d.Concurrency)
+	switch {
+	case d.Throttled > 0:
+		return "provider limit", fmt.Sprintf("%d answers 421/454; %s", d.Throttled, evidence)
+	case broker >= brokerSaturated:
+		return "broker CPU", evidence
+	case d.MachineBusy >= machineSaturated:
+		return "machine CPU", evidence
+	}
+	return "senders", evidence
+}
+
+// baseVariant drops the scale scenario's " workers=N" from a run's variant.
+func baseVariant(v string) string {
+	f := strings.Fields(v)
+	out := f[:0]
+	for _, s := range f {
+		if !strings.HasPrefix(s, "workers=") {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+func pct(v float64) string  { return strconv.FormatFloat(100*v, 'f', 0, 64) + " %" }
