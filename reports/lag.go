@@ -34,7 +34,7 @@ func lagChart(f *results.File) *Chart {
 			// external target without /debug/lag, or a run with no
 			// lag samples. A flat line at the floor would read as a
 			// perfect loop.
-			gaps.add("%s (--loop %s), whose loop lag was not observed", seriesOf(r).Label(), r.Loop)
+			gaps.add("%s, whose loop lag was not observed", loopLabel(seriesOf(r).Label(), r.Loop))
 			continue
 		}
 		s := seriesOf(r)
@@ -118,4 +118,13 @@ func loopDashes(loop string) []vg.Length {
 		return dashed
 	}
 	return dotted
+}
+
+// loopLabel names a run by its series and, when it chose one, its loop
+// model: an external target has none.
+func loopLabel(series, loop string) string {
+	if loop == "" {
+		return series
+	}
+	return series + " (--loop " + loop + ")"
 }

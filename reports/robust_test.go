@@ -141,7 +141,7 @@ func TestLagChartNamesAnUnobservedLoop(t *testing.T) {
 	if c == nil {
 		t.Fatal("no lag chart")
 	}
-	want := seriesOf(*victim).Label() + " (--loop " + victim.Loop + "), whose loop lag was not observed"
+	want := loopLabel(seriesOf(*victim).Label(), victim.Loop) + ", whose loop lag was not observed"
 	if !strings.Contains(c.Caption, want) {
 		t.Errorf("caption does not name the unobserved loop %q:\n%s", want, c.Caption)
 	}
