@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 )
@@ -56,14 +58,71 @@ func formatTick(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
-// useLogY puts an axis on a log scale and keeps every value drawable.
-func useLogY(p *plot.Plot, floor float64) {
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = logTicks{}
-	p.Y.Min = max(p.Y.Min, floor)
-	if p.Y.Max <= p.Y.Min {
-		p.Y.Max = p.Y.Min * 10
+// logScale is a log axis that never panics. gonum's LogScale panics on a
+// value or bound at or below zero, and one such value (an external
+// target's lag of 0, a step that offered nothing) used to abort the whole
+// report. The chart builders leave such values out and say so in the
+// caption; this is the last guard, drawing a stray one at the axis floor.
+type logScale struct{}
+
+// minLogBound is the floor a log axis falls back to when it is given none.
+const minLogBound = 1e-3
+
+func (logScale) Normalize(lo, hi, x float64) float64 {
+	if !(hi > 0) || math.IsInf(hi, 0) {
+		return 0
 	}
+	if !(lo > 0) || lo >= hi {
+		lo = min(hi/1e3, minLogBound)
+	}
+	if !(x > 0) {
+		x = lo
+	}
+	return (math.Log(x) - math.Log(lo)) / (math.Log(hi) - math.Log(lo))
+}
+
+// useLogX puts the x axis on a log scale with bounds a log can take.
+func useLogX(p *plot.Plot, floor float64) {
+	p.X.Scale, p.X.Tick.Marker = logScale{}, logTicks{}
+	p.X.Min, p.X.Max = logBounds(p.X.Min, p.X.Max, floor)
+}
+
+// useLogY puts the y axis on a log scale with bounds a log can take.
+func useLogY(p *plot.Plot, floor float64) {
+	p.Y.Scale, p.Y.Tick.Marker = logScale{}, logTicks{}
+	p.Y.Min, p.Y.Max = logBounds(p.Y.Min, p.Y.Max, floor)
+}
+
+// logBounds raises lo to floor (itself at least minLogBound) and keeps hi a
+// decade above lo when there is nothing above it.
+func logBounds(lo, hi, floor float64) (float64, float64) {
+	if !(floor > 0) || math.IsInf(floor, 0) {
+		floor = minLogBound
+	}
+	if !(lo >= floor) || math.IsInf(lo, 0) {
+		lo = floor
+	}
+	if !(hi > lo) || math.IsInf(hi, 0) {
+		hi = lo * 10
+	}
+	return lo, hi
+}
+
+// positive reports whether v can sit on a log axis.
+func positive(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// leftOut is what a chart could not draw, said in its caption so that a
+// missing line reads as missing data, not as a zero.
+type leftOut []string
+
+func (l *leftOut) add(format string, args ...any) { *l = append(*l, fmt.Sprintf(format, args...)) }
+
+// caption appends the note to a chart's caption.
+func (l leftOut) caption(c string) string {
+	if len(l) == 0 {
+		return c
+	}
+	return c + " Left out (zero, missing or not measured, which a log scale cannot show): " + strings.Join(l, "; ") + "."
 }
 
 // roundUp returns a tidy axis maximum at or above v.

@@ -167,10 +167,15 @@ func capacityCharts(f *results.File) []Chart {
 	var runs []results.Run
 	var slo float64
 	lo, hi, ylo, yhi := math.Inf(1), 0.0, math.Inf(1), 0.0
+	var gaps leftOut
 	for _, l := range ls {
 		runs = append(runs, l.Run)
 		slo = max(slo, l.Run.Capacity.SLOMS)
 		for _, s := range l.Run.Capacity.Steps {
+			if !positive(s.OfferedRPS) {
+				gaps.add("%s: a step that offered %s req/s", l.name(), num(s.OfferedRPS))
+				continue
+			}
 			lo, hi = min(lo, s.OfferedRPS), max(hi, s.OfferedRPS)
 			if s.HTTPLatencyMS.Count > 0 {
 				ylo, yhi = min(ylo, s.HTTPLatencyMS.P50), max(yhi, s.HTTPLatencyMS.P99)
@@ -193,11 +198,11 @@ func capacityCharts(f *results.File) []Chart {
 		}
 		p := newPanel(l.name(), "offered (req/s)", "HTTP latency from due (ms)")
 		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = lo, hi, ylo, yhi
-		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, logTicks{}
+		useLogX(p, lo)
 		line(p, plotter.XYs{{X: lo, Y: slo}, {X: hi, Y: slo}}, greyMid, vg.Points(1), dotted)
 		var p50, p99 plotter.XYs
 		for _, s := range l.Run.Capacity.Steps {
-			if s.HTTPLatencyMS.Count == 0 {
+			if s.HTTPLatencyMS.Count == 0 || !positive(s.OfferedRPS) {
 				continue
 			}
 			p50 = append(p50, plotter.XY{X: s.OfferedRPS, Y: max(s.HTTPLatencyMS.P50, ylo)})
@@ -218,12 +223,12 @@ func capacityCharts(f *results.File) []Chart {
 	hockey := Chart{
 		Name:  "capacity-latency",
 		Title: title,
-		Caption: "Each point is one step of the capacity ladder: an open-loop rate held long enough for " +
+		Caption: gaps.caption("Each point is one step of the capacity ladder: an open-loop rate held long enough for " +
 			"thousands of requests, HTTP latency timed from when each request was due. A strategy's curve " +
 			"stays flat while it keeps up and turns up sharply where it stops (the hockey stick); the " +
 			"ladder stops at the first step whose answers miss the dotted SLO or fall below 95 % of the " +
 			"offered rate. The baseline is a bare handler answering 202 after one LPUSH, the fastest " +
-			"honest accept path on this machine.",
+			"honest accept path on this machine."),
 		Series: len(ls),
 		fig: &figure{title: title, subtitle: subtitle(f.Env, runs), panels: panels, legend: legend,
 			width: 11 * vg.Inch, height: vg.Length(1.2+2.6*float64(len(panels))) * vg.Inch},
@@ -231,7 +236,7 @@ func capacityCharts(f *results.File) []Chart {
 
 	p := newPanel("", "offered (req/s)", "delivered (jobs/s)")
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = lo, hi, lo/2, hi
-	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, logTicks{}
+	useLogX(p, lo)
 	line(p, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}, greyMid, vg.Points(1), dotted)
 	var legend2 []legendEntry
 	drawn := 0
@@ -241,6 +246,9 @@ func capacityCharts(f *results.File) []Chart {
 		}
 		var xys plotter.XYs
 		for _, s := range l.Run.Capacity.Steps {
+			if !positive(s.OfferedRPS) {
+				continue
+			}
 			xys = append(xys, plotter.XY{X: s.OfferedRPS, Y: max(s.DeliveredRPS, lo/2)})
 		}
 		d := l.Series.vgDashes()
@@ -257,10 +265,10 @@ func capacityCharts(f *results.File) []Chart {
 	delivered := Chart{
 		Name:  "capacity-delivered",
 		Title: title2,
-		Caption: "Jobs the mail sink received per second during each ladder step, against the rate offered. " +
+		Caption: gaps.caption("Jobs the mail sink received per second during each ladder step, against the rate offered. " +
 			"On the dotted diagonal every accepted job is delivered as fast as it arrives; where a line " +
 			"bends below it the backlog grows. Past that knee the ladder goes on measuring the answers " +
-			"only, since taking more than the workers deliver is what a queue is for.",
+			"only, since taking more than the workers deliver is what a queue is for."),
 		Series: drawn,
 		fig: &figure{title: title2, subtitle: subtitle(f.Env, runs), panels: [][]*plot.Plot{{p}}, legend: legend2,
 			width: 9 * vg.Inch, height: 5.5 * vg.Inch},

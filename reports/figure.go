@@ -54,6 +54,18 @@ func newPanel(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
+// safeRender is render with a chart library's panic turned into an error
+// that names the chart: results.json is already written when charts are
+// drawn, and one chart must not take the report and the exit code with it.
+func (fg *figure) safeRender(format, name string) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("draw chart %s: %v", name, p)
+		}
+	}()
+	return fg.render(format)
+}
+
 // render draws the figure in the given format ("png" or "svg").
 func (fg *figure) render(format string) ([]byte, error) {
 	var c vg.CanvasWriterTo

@@ -24,8 +24,17 @@ func lagChart(f *results.File) *Chart {
 	var order []Series
 	var runs []results.Run
 	lo, hi, tmax := 0.0, 0.0, 0.0
+	var gaps leftOut
 	for _, r := range f.Runs {
 		if r.Scenario != "cpu" || !measured(r) || len(r.Timeseries) < 2 {
+			continue
+		}
+		if !slices.ContainsFunc(r.Timeseries, func(pt results.Point) bool { return positive(pt.LagMaxMS) }) {
+			// A loop that never lagged at all was not observed: an
+			// external target without /debug/lag, or a run with no
+			// lag samples. A flat line at the floor would read as a
+			// perfect loop.
+			gaps.add("%s, whose loop lag was not observed", loopLabel(seriesOf(r).Label(), r.Loop))
 			continue
 		}
 		s := seriesOf(r)
@@ -87,12 +96,12 @@ func lagChart(f *results.File) *Chart {
 	return &Chart{
 		Name:  "lag-cpu",
 		Title: title,
-		Caption: "How late the web process's loop ran its own timer, worst case per interval, while jobs " +
+		Caption: gaps.caption("How late the web process's loop ran its own timer, worst case per interval, while jobs " +
 			"burned CPU. Under the node loop (solid), a strategy that runs the job in the web process " +
 			"(foreground, fireforget) holds the loop for as long as each job runs, so every other client " +
 			"waits that long; strategies that hand the job to another process stay near zero. The go loop " +
 			"(dashed) runs handlers on goroutines, so nobody blocks it. Above the dotted line the loop " +
-			"counts as blocked.",
+			"counts as blocked."),
 		Series: len(runs),
 		fig: &figure{
 			title: title, subtitle: subtitle(f.Env, runs), panels: panels, legend: legend,
@@ -109,4 +118,13 @@ func loopDashes(loop string) []vg.Length {
 		return dashed
 	}
 	return dotted
+}
+
+// loopLabel names a run by its series and, when it chose one, its loop
+// model: an external target has none.
+func loopLabel(series, loop string) string {
+	if loop == "" {
+		return series
+	}
+	return series + " (--loop " + loop + ")"
 }

@@ -43,7 +43,7 @@ func WriteCharts(dir string, f *results.File, opt Options) ([]Chart, error) {
 	charts := Charts(f, opt)
 	for _, c := range charts {
 		for _, format := range []string{"png", "svg"} {
-			b, err := c.fig.render(format)
+			b, err := c.fig.safeRender(format, c.Name)
 			if err != nil {
 				return nil, err
 			}
