@@ -335,7 +335,7 @@ func (c *NodeVsModelConfig) cpuLeg(ctx context.Context, side, strategy string, o
 		if r.Scenario != CPU || r.NAReason != "" {
 			continue
 		}
-		out.CPUHTTPP99MS, out.CPULagP99MS = r.HTTPLatencyMS.P99, r.LagMS.P99
+		out.CPUHTTPP99MS, out.CPULagP99MS, out.CPULagMaxMS = r.HTTPLatencyMS.P99, r.LagMS.P99, r.LagMS.Max
 		if r.Invalid != "" {
 			out.Note = "cpu run invalid: " + r.Invalid
 		}
@@ -390,8 +390,8 @@ func NodeVsModel(ctx context.Context, cfg NodeVsModelConfig) (*results.NodeVsMod
 				m.Program = "offload " + strings.Join(web[1:], " ")
 				m.Program = strings.NewReplacer(" --addr ADDR", "", " --smtp SMTP", "", " --redis REDIS", "").Replace(m.Program)
 			}
-			fmt.Fprintf(cfg.Log, "%-10s %-5s accept %s req/s, delivered %s/s, cpu scenario http p99 %s ms, lag p99 %s ms %s\n",
-				s, side, fmtRate(m.AcceptRPS), fmtRate(m.DeliveryRPS), fmtMS(m.CPUHTTPP99MS), fmtMS(m.CPULagP99MS), m.Note)
+			fmt.Fprintf(cfg.Log, "%-10s %-5s accept %s req/s, delivered %s/s, cpu scenario http p99 %s ms, lag p99 %s max %s ms %s\n",
+				s, side, fmtRate(m.AcceptRPS), fmtRate(m.DeliveryRPS), fmtMS(m.CPUHTTPP99MS), fmtMS(m.CPULagP99MS), fmtMS(m.CPULagMaxMS), m.Note)
 			if side == sideNode {
 				row.Node = m
 			} else {

@@ -13,7 +13,7 @@ func NodeVsModelTable(n *results.NodeVsModel) Table {
 		"accept ÷ baseline, Node", "model", "model ÷ Node",
 		"delivered/s, Node", "model", "model ÷ Node",
 		"cpu scenario HTTP p99 ms, Node", "model", "model vs Node",
-		"web lag p99 ms, Node", "model", "model vs Node"}}
+		"web lag max ms, Node", "model", "model vs Node"}}
 	for _, r := range n.Rows {
 		row := []Cell{{Text: r.Strategy}}
 		cmp := func(model, node float64, latency bool, nodeText, modelText string) {
@@ -29,7 +29,7 @@ func NodeVsModelTable(n *results.NodeVsModel) Table {
 			cmp(r.Model.DeliveryRPS, r.Node.DeliveryRPS, false, num(r.Node.DeliveryRPS), num(r.Model.DeliveryRPS))
 		}
 		cmp(r.Model.CPUHTTPP99MS, r.Node.CPUHTTPP99MS, true, num(r.Node.CPUHTTPP99MS), num(r.Model.CPUHTTPP99MS))
-		cmp(r.Model.CPULagP99MS, r.Node.CPULagP99MS, true, num(r.Node.CPULagP99MS), num(r.Model.CPULagP99MS))
+		cmp(r.Model.CPULagMaxMS, r.Node.CPULagMaxMS, true, num(r.Node.CPULagMaxMS), num(r.Model.CPULagMaxMS))
 		t.Rows = append(t.Rows, row)
 	}
 	return t

@@ -44,9 +44,12 @@ type NodeVsModelSide struct {
 	// accept measurement (0 for the baseline, which sends nothing).
 	DeliveryRPS float64 `json:"delivery_rps"`
 	// The cpu scenario (offload bench --target URL --scenarios cpu):
-	// HTTP p99 from due, and the web loop's lag p99 from its /debug/lag.
+	// HTTP p99 from due, and the web loop's lag p99 and max from its
+	// /debug/lag. The max is what a CPU job on the loop shows: a 400 ms
+	// job is one late probe among hundreds, below the p99.
 	CPUHTTPP99MS float64 `json:"cpu_http_p99_ms"`
 	CPULagP99MS  float64 `json:"cpu_lag_p99_ms"`
+	CPULagMaxMS  float64 `json:"cpu_lag_max_ms"`
 	Errors       int64   `json:"errors"`
 	Note         string  `json:"note,omitempty"`
 }
