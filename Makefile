@@ -7,7 +7,7 @@ RUN ?= $(OUT)/latest
 # The charts README shows; `make charts` copies them from RUN.
 README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell gen-vs-hey
+.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell gen-vs-hey node-vs-model
 # macOS as well as Linux: every `make test` vets and builds for these too.
 CROSS := darwin/arm64 darwin/amd64
 
@@ -73,6 +73,9 @@ gobench: deps ## run the Go micro-benchmarks (loop, accept path, queue, mail)
 
 gen-vs-hey: build ## benchmark the bench's load generator against rakyll/hey: CPU per request and rate kept, as ratios
 	$(BIN) gen-vs-hey $(ARGS)
+
+node-vs-model: deps build ## the talk's programs on real Node beside offload's node loop model, same CPUs and sink; writes docs/data/node-vs-model.json (about 6 minutes)
+	$(BIN) node-vs-model $(ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +40,12 @@ func Hey(ctx context.Context, base string, s Scenario, prefix string, d time.Dur
 	if c < 1 {
 		c = 1
 	}
-	// Like `hey -z d`: more requests than the duration can hold, stopped at d.
+	// Like `hey -z d`: more requests than the duration can hold, stopped at
+	// d. A rate of 0 is hey's own default: as fast as answers come.
 	n := int(2*s.Rate*d.Seconds()) + c
+	if s.Rate <= 0 {
+		n = 1 << 30
+	}
 	tmpl, err := NewJobRequest(ctx, base, Request{ID: "template", Kind: "io"})
 	if err != nil {
 		return nil, nil, err
@@ -88,6 +93,11 @@ func heyResult(rep heyReport, c int) (*results.HeyResult, *hdrhistogram.Histogra
 		r.Errors += int64(n)
 	}
 	r.Requests += r.Errors
+	for code, n := range rep.StatusCodeDist {
+		if !strings.HasPrefix(code, "2") {
+			r.Non2xx += int64(n)
+		}
+	}
 	h := newLatencyHist()
 	for _, s := range rep.Lats {
 		recordMS(h, time.Duration(s*float64(time.Second)))

@@ -176,6 +176,7 @@ type HeyResult struct {
 	LatencyMS   Percentiles `json:"latency_ms"` // hey's own percentiles (it has no p99.9; max is its slowest)
 	RPS         float64     `json:"rps"`
 	Errors      int64       `json:"errors"`
+	Non2xx      int64       `json:"non_2xx,omitempty"` // answers that came but were not 2xx
 	// Reported is hey's own percentile table (its p99 is the sample one
 	// rank above nearest-rank, so the max below 100 samples); LatencyMS is
 	// read off hey's raw latencies with the open-loop column's HDR
@@ -257,4 +258,14 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: schema %q, this offload reads %s", path, f.Schema, strings.Join(readable, ", "))
 	}
 	return &f, nil
+}
+
+// OKShare is the share of hey's answers that were 2xx: a server shedding
+// load answers fast, and those answers are not capacity.
+func (h HeyResult) OKShare() float64 {
+	if h.Requests <= 0 {
+		return 0
+	}
+	ok := h.Requests - h.Errors - h.Non2xx
+	return max(0, float64(ok)) / float64(h.Requests)
 }

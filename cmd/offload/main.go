@@ -36,15 +36,16 @@ type command struct {
 
 func commands() map[string]command {
 	cmds := map[string]command{
-		"serve":      {"run the web server for one strategy", runServe},
-		"work":       {"run a worker that performs jobs for one strategy", runWork},
-		"run":        {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
-		"sink":       {"run the mail sink: a real SMTP server that records deliveries", runSink},
-		"bench":      {"run the load harness over strategies and scenarios", runBench},
-		"report":     {"re-render charts and report from DIR/results.json", runReport},
-		"compare":    {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
-		"exercise":   {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
-		"gen-vs-hey": {"benchmark the bench's load generator against rakyll/hey (CPU per request, rate kept)", runGenVsHey},
+		"serve":         {"run the web server for one strategy", runServe},
+		"work":          {"run a worker that performs jobs for one strategy", runWork},
+		"run":           {"start everything one strategy needs, supervised; Ctrl-C stops all", runRun},
+		"sink":          {"run the mail sink: a real SMTP server that records deliveries", runSink},
+		"bench":         {"run the load harness over strategies and scenarios", runBench},
+		"report":        {"re-render charts and report from DIR/results.json", runReport},
+		"compare":       {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
+		"exercise":      {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
+		"gen-vs-hey":    {"benchmark the bench's load generator against rakyll/hey (CPU per request, rate kept)", runGenVsHey},
+		"node-vs-model": {"the talk's programs on real Node beside offload's --loop node: accept, delivery, cpu-scenario latency and lag", runNodeVsModel},
 	}
 	// A strategy's own subcommand (offload queue stats) comes from its
 	// catalog entry, named after it.

@@ -1,0 +1,67 @@
+package cpuset
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Set
+		err  bool
+	}{
+		{in: "0", want: Set{0}},
+		{in: "1-3", want: Set{1, 2, 3}},
+		{in: "3,0-1", want: Set{0, 1, 3}},
+		{in: " 2 , 2 ", want: Set{2}},
+		{in: "", err: true},
+		{in: "a", err: true},
+		{in: "3-1", err: true},
+		{in: "-1", err: true},
+		{in: "0,,1", err: true},
+	} {
+		got, err := Parse(tc.in)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+		if err == nil && got.String() != "" {
+			if back, _ := Parse(got.String()); !slices.Equal(back, got) {
+				t.Errorf("%v.String() = %q does not parse back", got, got.String())
+			}
+		}
+	}
+}
+
+// A child pinned after it started runs, every thread of it, on the cpu
+// asked for, as the kernel reports it.
+func TestPinAChild(t *testing.T) {
+	if !Supported() {
+		t.Skip("cpu pinning needs linux")
+	}
+	mine, err := Allowed(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Set{mine[len(mine)-1]}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := Pin(cmd.Process.Pid, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Allowed(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("child allowed on %v, want %v", got, want)
+	}
+	if len(mine) > 1 && slices.Equal(got, mine) {
+		t.Fatalf("pinning changed nothing: still %v", got)
+	}
+}
