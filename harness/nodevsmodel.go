@@ -234,8 +234,9 @@ func freeAddr() (string, error) {
 
 // benchSink starts a sink with the bench's provider model.
 func benchSink(addr string) (*mailsink.Sink, error) {
-	t := Full()
-	return mailsink.Start(mailsink.Config{Addr: addr, Delay: t.SinkDelay, RTT: t.SinkRTT, Seed: 1})
+	cfg := Full().Provider
+	cfg.Addr, cfg.Seed = addr, 1
+	return mailsink.Start(cfg)
 }
 
 // acceptLeg measures the closed-loop accept maximum and the deliveries
@@ -359,8 +360,7 @@ func NodeVsModel(ctx context.Context, cfg NodeVsModelConfig) (*results.NodeVsMod
 			cfg.C, cfg.Accept, cfg.Warmup),
 		Queue: fmt.Sprintf("min %d, max %d processors (node-resque MultiWorker minTaskProcessors/maxTaskProcessors; offload work --min/--max)", cfg.Min, cfg.Max),
 	}
-	t := Full()
-	res.Sink = fmt.Sprintf("offload's bench sink: %s per round trip on MAIL and RCPT, %s after DATA", t.SinkRTT, t.SinkDelay)
+	res.Sink = "offload's bench sink, latency " + Full().Provider.Latency().String() + " (a round trip on MAIL and RCPT, then the time after DATA)"
 	res.Placement = "off"
 	if cfg.SUT != nil {
 		res.Placement = fmt.Sprintf("load=%s sut=%s", cfg.Load, cfg.SUT)
