@@ -166,11 +166,6 @@ func (b *Bench) naReason(e catalog.Entry, sc Scenario, v catalog.Variant) string
 	if r := e.NAReason(sc.Name, v); r != "" {
 		return r
 	}
-	if sc.Drain != nil {
-		if r := Drainable(e, v); r != "" {
-			return r
-		}
-	}
 	if sc.Fault != nil && sc.Fault.Kind == FaultPartition {
 		if err := netcut.Available(); err != nil {
 			return err.Error()

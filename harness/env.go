@@ -45,12 +45,6 @@ type EnvConfig struct {
 	// too, and every process sends its mail there instead of to SMTP.
 	Partition bool
 	Sink      *mailsink.Sink
-	// HoldWorkers starts the web process only: StartWorkers starts the job
-	// workers later, so a backlog can be filled first (drain.go).
-	HoldWorkers bool
-	// WorkerArgs are added to every job worker (for a supervised strategy,
-	// to the supervisor, which passes them to its worker child).
-	WorkerArgs []string
 }
 
 // Env is the set of processes one run measures: fresh for every run, all
@@ -135,36 +129,23 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 	if err := e.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
-	if !cfg.HoldWorkers {
-		if err := e.StartWorkers(ctx); err != nil {
-			return nil, err
+	if cfg.Entry.Layout() == catalog.Brokered {
+		for i := range cfg.Workers {
+			p, err := e.start(workerRole(i), e.workerArgs(cfg.Entry.BenchWorkerArgs))
+			if err != nil {
+				return nil, err
+			}
+			e.workers = append(e.workers, p)
+		}
+		for _, role := range slices.Sorted(maps.Keys(cfg.Entry.Extra)) {
+			p, err := e.start(role, e.workerArgs(cfg.Entry.Extra[role]))
+			if err != nil {
+				return nil, err
+			}
+			e.extra[role] = p
 		}
 	}
 	return e, nil
-}
-
-// StartWorkers starts the job workers and the fixed extra consumers (a
-// brokered strategy's; the others have none to start). StartEnv calls it
-// unless HoldWorkers is set.
-func (e *Env) StartWorkers(ctx context.Context) error {
-	if e.cfg.Entry.Layout() != catalog.Brokered || len(e.workers) > 0 {
-		return nil
-	}
-	for i := range e.cfg.Workers {
-		p, err := e.start(workerRole(i), e.workerArgs(append(slices.Clone(e.cfg.Entry.BenchWorkerArgs), e.cfg.WorkerArgs...)))
-		if err != nil {
-			return err
-		}
-		e.workers = append(e.workers, p)
-	}
-	for _, role := range slices.Sorted(maps.Keys(e.cfg.Entry.Extra)) {
-		p, err := e.start(role, e.workerArgs(e.cfg.Entry.Extra[role]))
-		if err != nil {
-			return err
-		}
-		e.extra[role] = p
-	}
-	return ctx.Err()
 }
 
 func workerRole(i int) string { return "worker-" + strconv.Itoa(i+1) }
@@ -220,9 +201,6 @@ func (e *Env) webArgs() []string {
 	a := append([]string{cmd, "--addr", e.addr, "--loop", e.cfg.Loop}, e.common()...)
 	if webSends(e.cfg.Entry) {
 		a = append(a, concurrencyArgs(e.cfg.Concurrency)...)
-	}
-	if cmd == "run" {
-		a = append(a, e.cfg.WorkerArgs...)
 	}
 	return a
 }

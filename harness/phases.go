@@ -22,6 +22,12 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 		b.logf("[%d/%d] %s: n/a (%s)", p.Index, p.Total, p.label(), p.NA)
 		return out
 	}
+	if p.Scenario.Name == Scale && b.Target == "" {
+		var notes []string
+		p, notes = b.scaleLoad(ctx, p)
+		out.OfferedRPS = p.Scenario.Rate
+		out.Notes = append(out.Notes, notes...)
+	}
 	began := time.Now()
 	r := &run{b: b, plan: p}
 	defer func() { out.WallS = round3(time.Since(began).Seconds()) }()
@@ -47,9 +53,6 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	defer stopProgress()
 	go r.ticker(progressCtx)
 
-	if d := p.Scenario.Drain; d != nil {
-		return r.drainBacklog(ctx, out, *d)
-	}
 	if p.Scenario.Ladder != nil {
 		if p.Strategy != Baseline { // which delivers nothing
 			r.awaitPipeline(ctx, fmt.Sprintf("w%03d-", p.Index))
@@ -100,8 +103,7 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 		f := r.plan.Scenario.Fault
 		return StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
 			Variant: r.plan.Variant, Workers: r.plan.Workers, Concurrency: r.plan.Concurrency, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf,
-			Partition: f != nil && f.Kind == FaultPartition, Sink: b.Sink,
-			HoldWorkers: r.plan.Scenario.Drain != nil, WorkerArgs: r.plan.Scenario.workerArgs()})
+			Partition: f != nil && f.Kind == FaultPartition, Sink: b.Sink})
 	}
 	env, err := start()
 	if err != nil {

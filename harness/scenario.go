@@ -31,6 +31,8 @@ const (
 )
 
 // ScenarioOrder lists every scenario, in report order.
+// Capacity runs before scale: scale offers a load sized from the ladder's
+// measured delivery capacity.
 var ScenarioOrder = []string{Steady, CPU, Burst, WorkerCrash, WebCrash, BrokerRestart, BrokerFailover, Partition, MailOutage, Capacity, Scale}
 
 // Timing is the length of each phase and the offered load; Quick and Full
@@ -63,9 +65,9 @@ type Timing struct {
 	RecoveryBound  time.Duration // load goes on after a repair until recovery, at most this long; 0: DefaultRecoveryBound
 	Ladder         Ladder        // the capacity scenario's rate steps
 	SLO            time.Duration // a capacity step's HTTP p99 from due must not exceed this
-	// ScaleDrain is the scale scenario's drain at each worker count: a
-	// backlog per worker, a fixed number of senders per worker.
-	ScaleDrain DrainPlan
+	// ScaleLoad is the scale scenario's offered rate as a multiple of one
+	// worker's delivery capacity, measured by the capacity ladder.
+	ScaleLoad float64
 }
 
 // Quick runs every strategy through every scenario in about two minutes.
@@ -82,8 +84,7 @@ func Quick() Timing {
 		// than the full ladder's 2,000, so its p99 rests on 5 samples.
 		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
 			Warmup: 200 * time.Millisecond, FirstWarmup: time.Second, Settle: time.Second},
-		SLO:        50 * time.Millisecond,
-		ScaleDrain: DrainPlan{PerWorker: 250, Concurrency: 4, Bound: 10 * time.Second},
+		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
 
@@ -98,16 +99,13 @@ func Full() Timing {
 		// few thousand at c=1), not its length, are what the charts need.
 		Drain: 4 * time.Second, Hey: 3 * time.Second, HeySteady: time.Second, HeyC: 1,
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
-		ScaleWorkers: []int{1, 2, 4, 8}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
+		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
 		BurstFactor: 4, Provider: mailsink.Config{}.WithLatency(mailsink.DefaultLatency),
 		// Steps a factor of √2 apart, each at least 2,000 measured requests
 		// (so p99 rests on 20 samples) and at least a second.
 		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
 			Warmup: 300 * time.Millisecond, FirstWarmup: 2 * time.Second, Settle: 1500 * time.Millisecond},
-		SLO: 50 * time.Millisecond,
-		// 500 jobs per worker: about two seconds at 4 senders x ~16 ms
-		// per mail, whatever the worker count, if the line stays linear.
-		ScaleDrain: DrainPlan{PerWorker: 500, Concurrency: 4, Bound: 20 * time.Second},
+		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
 }
 
@@ -125,7 +123,6 @@ type Scenario struct {
 	Loops    []string      // the web's concurrency models to run it under
 	Workers  []int         // job workers per run (0: the strategy's default)
 	Ladder   *Ladder       // capacity: the rate steps (Rate and Measure unused)
-	Drain    *DrainPlan    // scale: drain a pre-filled backlog instead of offering a load
 }
 
 // Build returns the named scenario under timing t.
@@ -159,9 +156,11 @@ func (t Timing) Build(name string) (Scenario, error) {
 	case MailOutage:
 		fault(FaultMailOutage)
 	case Scale:
-		// No offered rate: each worker count drains a pre-filled backlog.
-		d := t.ScaleDrain
-		s.Drain, s.Rate, s.Workers = &d, 0, t.ScaleWorkers
+		// The rate here stands until the run starts: the bench replaces it
+		// with ScaleLoad times one worker's measured delivery capacity.
+		s.Rate = 2 * t.Rate
+		s.Load = Constant(s.Rate)
+		s.Workers = t.ScaleWorkers
 	case Capacity:
 		l := t.Ladder
 		s.Ladder, s.Rate, s.Load = &l, l.Start, Constant(l.Start)

@@ -308,9 +308,6 @@ func keptUp(r results.Run) bool {
 // judge when one worker kept up: then the load, not the workers, set the
 // throughput, and more workers cannot show anything.
 func (v *Verdict) judgeScale(runs []results.Run) {
-	if v.judgeDrains(runs) {
-		return
-	}
 	var one *results.Run
 	var more []results.Run
 	for _, r := range runs {
@@ -369,39 +366,4 @@ func plural(n int64, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// judgeDrains judges a scale sweep measured by draining pre-filled
-// backlogs: the efficiency at each worker count against linear, and what
-// bent the line where it fell below results.ScaleLinear. It reports
-// whether there was such a sweep.
-func (v *Verdict) judgeDrains(runs []results.Run) bool {
-	sc := results.ScaleVerdicts(runs)
-	if len(sc) == 0 {
-		return false
-	}
-	for _, s := range sc {
-		var parts, bent []string
-		for _, p := range s.Points {
-			if p.LinearRPS == 0 {
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("%d workers %s jobs/s (%.0f%% of linear)", p.Workers, num(p.RPS), 100*p.Efficiency))
-			if p.BentBy != "" {
-				bent = append(bent, fmt.Sprintf("at %d workers the line bent on %s (%s)", p.Workers, p.BentBy, p.Evidence))
-			}
-		}
-		if len(parts) == 0 {
-			v.NotMeasured = append(v.NotMeasured, "scale: no one-worker drain to compare with.")
-			continue
-		}
-		conc := s.Points[0].Concurrency
-		detail := fmt.Sprintf("draining a pre-filled backlog at %d senders per worker: %s", conc, joinAnd(parts))
-		if len(bent) == 0 {
-			v.Better = append(v.Better, "Scales out: "+detail+".")
-			continue
-		}
-		v.Bad = append(v.Bad, "Scales out until a limit: "+detail+"; "+strings.Join(bent, "; ")+".")
-	}
-	return true
 }

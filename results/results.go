@@ -143,12 +143,6 @@ type Run struct {
 	Style *Style `json:"style,omitempty"`
 
 	Capacity *Capacity `json:"capacity,omitempty"` // the capacity scenario's ladder
-	// Drain is a drain of a pre-filled backlog (scale: one per worker
-	// count); Throttle the throttle scenario's account; Throttled the
-	// answers 421/454 the provider gave during the run.
-	Drain     *Drain    `json:"drain,omitempty"`
-	Throttle  *Throttle `json:"throttle,omitempty"`
-	Throttled int64     `json:"throttled,omitempty"`
 }
 
 // Style is a series' place and look in reports.
