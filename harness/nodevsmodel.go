@@ -20,6 +20,7 @@ import (
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/results"
+	"github.com/offload/offload/strategies/catalog"
 )
 
 // A loop model is judged by the thing it models. NodeVsModel runs the
@@ -31,9 +32,21 @@ import (
 // deliveries the sink saw meanwhile, and the cpu scenario through
 // `offload bench --target`, which reads each server's /debug/lag.
 
-// NodeVsModelStrategies are the strategies both sides have, baseline first:
-// every share is over the same runtime's baseline.
-var NodeVsModelStrategies = []string{Baseline, "foreground", "fireforget", "queue"}
+// NodeVsModelStrategies are the strategies both sides have, baseline first
+// (every share is over the same runtime's baseline): those the catalog
+// gives a reference program.
+func NodeVsModelStrategies() []string {
+	out := []string{Baseline}
+	for _, e := range catalog.All() {
+		if e.NodeReference != "" {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// baselineReference is the Node baseline: http and one ioredis LPUSH.
+const baselineReference = "0-baseline.js"
 
 // NodeVsModelConfig says what to run and where.
 type NodeVsModelConfig struct {
@@ -69,7 +82,7 @@ func (c *NodeVsModelConfig) defaults() {
 		c.Max = max(20, c.Min)
 	}
 	if len(c.Strategies) == 0 {
-		c.Strategies = NodeVsModelStrategies
+		c.Strategies = NodeVsModelStrategies()
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -83,26 +96,26 @@ const (
 	sideBare  = "bare"
 )
 
-// nodeProgram is each strategy's reference program, and the queue's worker.
-var nodeProgram = map[string]string{
-	Baseline: "0-baseline.js", "foreground": "1-foreground.js", "fireforget": "2-parallel.js", "queue": "5-combined.js",
-}
-
 // argvs is one side's web command and its worker's (nil: none).
 func (c *NodeVsModelConfig) argvs(side, strategy, addr, smtp, redisURL string) (web, worker []string, err error) {
 	common := []string{"--addr", addr, "--smtp", smtp, "--redis", redisURL}
 	minMax := []string{"--min", strconv.Itoa(c.Min), "--max", strconv.Itoa(c.Max)}
+	prog, workerProg := baselineReference, []string(nil)
+	if strategy != Baseline {
+		e, err := catalog.Lookup(strategy)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e.NodeReference == "" {
+			return nil, nil, fmt.Errorf("strategy %s has no reference program on Node", strategy)
+		}
+		prog, workerProg = e.NodeReference, e.NodeWorker
+	}
 	switch side {
 	case sideNode:
-		prog, ok := nodeProgram[strategy]
-		if !ok {
-			return nil, nil, fmt.Errorf("no reference program for strategy %q (have %s)", strategy, strings.Join(slices.Sorted(mapKeys(nodeProgram)), ", "))
-		}
 		web = append([]string{c.Node, prog}, common...)
-		if strategy == "queue" {
-			// node-resque polls an empty queue every --timeout ms; a second
-			// matches offload's queue worker's idle wait.
-			worker = append([]string{c.Node, "5-multiWorkerResque.js", "--smtp", smtp, "--redis", redisURL, "--timeout", "1000"}, minMax...)
+		if workerProg != nil {
+			worker = append(append([]string{c.Node}, workerProg...), append([]string{"--smtp", smtp, "--redis", redisURL}, minMax...)...)
 		}
 	case sideModel, sideBare:
 		if strategy == Baseline {
@@ -113,23 +126,13 @@ func (c *NodeVsModelConfig) argvs(side, strategy, addr, smtp, redisURL string) (
 			break
 		}
 		web = append([]string{c.Exe, "serve", "--strategy", strategy, "--loop", "node"}, common...)
-		if strategy == "queue" {
-			worker = append([]string{c.Exe, "work", "--strategy", "queue", "--smtp", smtp, "--redis", redisURL}, minMax...)
+		if workerProg != nil {
+			worker = append([]string{c.Exe, "work", "--strategy", strategy, "--smtp", smtp, "--redis", redisURL}, minMax...)
 		}
 	default:
 		return nil, nil, fmt.Errorf("unknown side %q", side)
 	}
 	return web, worker, nil
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // nvmStack is one side's servers for one measurement.

@@ -28,7 +28,7 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	nodeDir := fs.String("node-dir", "reference/node", "the reference servers, their packages installed (npm ci)")
 	out := fs.String("out", "docs/data/node-vs-model.json", "write the table's data here")
 	runs := fs.String("runs", "out/node-vs-model", "the cpu benches' results and every process's log go here")
-	strats := fs.String("strategies", strings.Join(harness.NodeVsModelStrategies, ","), "comma list, baseline first: "+strings.Join(harness.NodeVsModelStrategies, ","))
+	strats := fs.String("strategies", strings.Join(harness.NodeVsModelStrategies(), ","), "comma list, baseline first: "+strings.Join(harness.NodeVsModelStrategies(), ","))
 	accept := fs.Duration("duration", 5*time.Second, "the closed-loop accept measurement, per server")
 	c := fs.Int("c", 50, "hey's concurrency")
 	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: this process and its bench on LOAD, servers and redis on SUT; off: no pinning (default: the last cpu for the servers, the rest for the load; off on one cpu)")
@@ -37,7 +37,7 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	strategies, err := harness.ParseList(*strats, harness.NodeVsModelStrategies, "strategy")
+	strategies, err := harness.ParseList(*strats, harness.NodeVsModelStrategies(), "strategy")
 	if err != nil {
 		return cli.Usage(err)
 	}

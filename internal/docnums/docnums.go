@@ -289,12 +289,58 @@ func Render(f *results.File, page string) (string, error) {
 	page = stampRE.ReplaceAllString(page, "<!-- stamp -->"+strings.ReplaceAll(Stamp(f.Env), "$", "$$")+"<!-- /stamp -->")
 	page = tableRE.ReplaceAllStringFunc(page, func(m string) string {
 		name := tableRE.FindStringSubmatch(m)[1]
+		if _, ok := FileTables[name]; ok {
+			return m // filled by RenderFiles, from its own file
+		}
 		t, ok := Tables[name]
 		if !ok {
 			errs = append(errs, fmt.Errorf("no table %q", name))
 			return m
 		}
 		return "<!-- table:" + name + " -->\n" + t(f) + "<!-- /table -->"
+	})
+	return page, errors.Join(errs...)
+}
+
+// FileTables are tables filled from a data file of their own under
+// docs/data/ rather than from the bench's results: a benchmark that is not
+// part of `offload bench` (node-vs-model) commits its JSON there, with its
+// command, commit and date inside, and the page shows it through this.
+var FileTables = map[string]func(root string) (string, error){
+	"node-vs-model": func(root string) (string, error) {
+		n, err := results.ReadNodeVsModel(filepath.Join(root, NodeVsModelFile))
+		if err != nil {
+			return "", err
+		}
+		return reports.MarkdownTable(reports.NodeVsModelTable(n)) + "\n*" + NodeVsModelStamp(n) + "*\n", nil
+	},
+}
+
+// NodeVsModelFile is `make node-vs-model`'s output, relative to the root.
+const NodeVsModelFile = "docs/data/node-vs-model.json"
+
+// NodeVsModelStamp says where the comparison comes from.
+func NodeVsModelStamp(n *results.NodeVsModel) string {
+	return fmt.Sprintf("%s; node %s, placement %s; accept: %s; sink: %s; queue: %s.",
+		strings.Replace(Stamp(n.Env), "`"+Command(n.Env)+"`", "`make node-vs-model` ("+Command(n.Env)+")", 1),
+		n.NodeVersion, n.Placement, n.Accept, n.Sink, n.Queue)
+}
+
+// RenderFiles fills the page's FileTables markers from their files under root.
+func RenderFiles(root, page string) (string, error) {
+	var errs []error
+	page = tableRE.ReplaceAllStringFunc(page, func(m string) string {
+		name := tableRE.FindStringSubmatch(m)[1]
+		t, ok := FileTables[name]
+		if !ok {
+			return m
+		}
+		body, err := t(root)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("table %s: %w", name, err))
+			return m
+		}
+		return "<!-- table:" + name + " -->\n" + body + "<!-- /table -->"
 	})
 	return page, errors.Join(errs...)
 }
@@ -355,6 +401,9 @@ func eachStale(root string, f *results.File, fn func(page, have, want string) er
 		}
 		want, err := Render(f, string(b))
 		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if want, err = RenderFiles(root, want); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		if want != string(b) {

@@ -51,10 +51,10 @@ type Config struct {
 	// RateBurst is the bucket's size; default a tenth of a second of
 	// RateLimit, at least 1.
 	RateBurst int
-	FailRate  float64      // fraction of messages answered 451; 0..1
-	Seed      uint64       // seeds the failure and latency draws so runs repeat; 0 picks one
-	Logger    *slog.Logger // default slog.Default()
-	Now       func() time.Time
+	FailRate  float64          // fraction of messages answered 451; 0..1
+	Seed      uint64           // seeds the failure and latency draws so runs repeat; 0 picks one
+	Logger    *slog.Logger     `json:"-"` // default slog.Default()
+	Now       func() time.Time `json:"-"`
 }
 
 // Latency is the latency part of c.

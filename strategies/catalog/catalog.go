@@ -58,6 +58,12 @@ type Entry struct {
 	// variants give them to the web process and every worker, unless the
 	// user set the flag.
 	ClusterArgs []string
+	// NodeReference is the talk's program for this strategy on real Node
+	// (reference/node), and NodeWorker its worker's program with its own
+	// arguments beside the sink and Redis ones: `make node-vs-model` runs
+	// them beside the strategy under --loop node. Empty: none.
+	NodeReference string
+	NodeWorker    []string
 	// FailoverKey is a key that holds jobs once ClusterArgs spread the
 	// strategy over a cluster (the first queue shard, the first event
 	// partition): the bench's broker-failover kills the master that

@@ -38,13 +38,14 @@ var (
 // (yellow is left out: it vanishes on white).
 var entries = []Entry{
 	{
-		Name: "foreground", Description: "performs the job, then answers",
+		Name: "foreground", Description: "performs the job, then answers", NodeReference: "1-foreground.js",
 		New: foreground.New, NA: inWebProcess,
 		Style: Style{Color: "#D55E00"}, // vermillion
 	},
 	{
 		Name: "fireforget", Description: "answers at once, runs the job in the web process, ignores the result",
-		New: fireforget.New, NA: inWebProcess,
+		NodeReference: "2-parallel.js",
+		New:           fireforget.New, NA: inWebProcess,
 		Style: Style{Color: "#E69F00"}, // orange
 	},
 	{
@@ -73,7 +74,10 @@ var entries = []Entry{
 		Style: Style{Color: "#56B4E9"}, // sky blue
 	},
 	{
-		Name:        "queue",
+		Name: "queue",
+		// node-resque polls an empty queue every --timeout ms; a second
+		// matches the queue worker's idle wait.
+		NodeReference: "5-combined.js", NodeWorker: []string{"5-multiWorkerResque.js", "--timeout", "1000"},
 		Description: "enqueues into Redis in Resque's layout; worker processes claim, retry and recover jobs",
 		New:         queue.New, WebFlags: queue.WebFlags, Worker: queue.Worker, Redis: true, Durable: true,
 		// One hash-tagged shard per master of the bench's 3-master cluster.
