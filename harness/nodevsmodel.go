@@ -140,6 +140,7 @@ type nvmStack struct {
 	base  string
 	redis *redisproc.Server
 	procs []*proc.Process
+	log   *os.File // the servers' output
 }
 
 func (s *nvmStack) close() {
@@ -150,6 +151,9 @@ func (s *nvmStack) close() {
 	}
 	if s.redis != nil {
 		s.redis.Close()
+	}
+	if s.log != nil {
+		_ = s.log.Close()
 	}
 }
 
@@ -175,17 +179,15 @@ func (c *NodeVsModelConfig) startStack(ctx context.Context, side, strategy, smtp
 	if err := c.pin(st.redis.PID()); err != nil {
 		return nil, err
 	}
-	port, err := redisproc.FreePort()
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	web, worker, err := c.argvs(side, strategy, addr, smtp, "redis://"+st.redis.Addr())
 	if err != nil {
 		return nil, err
 	}
-	logf, err := OpenLog(c.Out, logName)
-	if err != nil {
+	if st.log, err = OpenLog(c.Out, logName); err != nil {
 		return nil, err
 	}
 	env := []string{}
@@ -203,7 +205,7 @@ func (c *NodeVsModelConfig) startStack(ctx context.Context, side, strategy, smtp
 			name = side + "-worker"
 		}
 		p, err := proc.Start(proc.Spec{Name: name, Path: argv[0], Args: argv[1:], Env: env, Dir: c.NodeDir,
-			Output: logf, Foreign: side == sideNode})
+			Output: st.log, Foreign: side == sideNode})
 		if err != nil {
 			return nil, err
 		}

@@ -61,7 +61,4 @@ func TestPinAChild(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("child allowed on %v, want %v", got, want)
 	}
-	if len(mine) > 1 && slices.Equal(got, mine) {
-		t.Fatalf("pinning changed nothing: still %v", got)
-	}
 }

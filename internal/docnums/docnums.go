@@ -474,7 +474,7 @@ func Unmarked(page string) []string {
 			measured := measureWord.MatchString(table)
 			above := strings.ToLower(strings.Join(lines[max(0, i-8):i], " "))
 			// A table between table markers is written from the data.
-			generated := i > 0 && tableRE.MatchString(strings.Join(lines[i-1:], "\n")) && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "<!-- table:")
+			generated := i > 0 && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "<!-- table:")
 			exempt = !measured || generated || strings.Contains(above, "illustrative")
 			continue
 		}
