@@ -65,8 +65,9 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	if m.pace.Note != "" {
 		acc.Notes = append(acc.Notes, m.pace.Note)
 	}
-	acc.SendDelayBoundMS = ms(b.Timing.sendDelayBound())
-	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), delays, b.Timing.sendDelayBound())
+	httpP99 := time.Duration(acc.HTTPLatencyMS.P99 * float64(time.Millisecond))
+	acc.SendDelayBoundMS = ms(PaceBound(httpP99, b.Timing.sendDelayBound()))
+	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), sendDelays(ownPace(rec.Requests)), httpP99, b.Timing.sendDelayBound())
 	if m.interrupted {
 		acc.Interrupted = true
 		acc.Invalid = "interrupted (Ctrl-C): the numbers cover what was measured; jobs still in flight are not counted lost"

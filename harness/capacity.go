@@ -3,7 +3,6 @@ package harness
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -19,13 +18,19 @@ import (
 // no processes), so the rules are tested with made-up timestamps; ladder.go
 // runs the ladder against real processes.
 
-// Ladder is the capacity scenario's open-loop rate steps: geometric, from
-// Start by Factor up to Max, each long enough for MinRequests measured
-// requests after its warm-up.
+// Ladder is the capacity scenario's open-loop rate steps, chosen by a
+// Climb: from Start by Factor up to Max, ending after Failures consecutive
+// failing steps, then bisected to within Precision. Each step is long
+// enough for MinRequests measured requests after its warm-up, within
+// [MinStep, MaxStep]: the low rates that let every strategy pass its first
+// step would otherwise take a minute each.
 type Ladder struct {
 	Start, Factor, Max float64
+	Failures           int     // consecutive failing steps that end the climb
+	Precision          float64 // the knee is bisected to within this share
 	MinRequests        int
 	MinStep            time.Duration // a step's measured part is never shorter
+	MaxStep            time.Duration // nor longer (0: no limit)
 	Warmup             time.Duration // each step's discarded lead-in, at the step's rate
 	FirstWarmup        time.Duration // the first step's, long enough for a self-sizing worker to grow
 	// Settle bounds the wait, after a step, for the jobs it accepted to be
@@ -34,23 +39,25 @@ type Ladder struct {
 	Settle time.Duration
 }
 
-// Rates lists the offered rates, lowest first.
-func (l Ladder) Rates() []float64 {
-	var out []float64
-	if l.Start <= 0 || l.Factor <= 1 {
-		return out
-	}
-	for r := l.Start; r <= l.Max*(1+1e-9); r *= l.Factor {
-		out = append(out, math.Round(r))
-	}
-	return out
+// Climb is a fresh climb over the ladder's rates.
+func (l Ladder) Climb() *Climb {
+	return &Climb{Floor: l.Start, Factor: l.Factor, Max: l.Max, Failures: max(1, l.Failures), Precision: l.Precision}
 }
 
 // StepLength is the measured part of a step at rate.
 func (l Ladder) StepLength(rate float64) time.Duration {
 	need := time.Duration(float64(l.MinRequests) / rate * float64(time.Second))
-	return max(l.MinStep, need.Round(time.Millisecond))
+	d := max(l.MinStep, need.Round(time.Millisecond))
+	if l.MaxStep > 0 {
+		d = min(d, max(l.MinStep, l.MaxStep))
+	}
+	return d
 }
+
+// Quiet is how long no delivery may arrive before an accepted job still
+// not delivered counts as lost. Before that it is backlog: a strategy still
+// delivering is late, not losing.
+const Quiet = time.Second
 
 // StepRule is when a step passes. Answers: at least MinAchieved of the
 // offered rate accepted, and HTTP p99 from due within SLO. Deliveries: the
@@ -67,16 +74,6 @@ func DefaultRule() StepRule {
 	return StepRule{SLO: 50 * time.Millisecond, MinAchieved: 0.95, BacklogTolerance: 0.05}
 }
 
-// generatorBehind says why the generator, not the server, failed a step
-// ("" when it did not): its own lateness took more than a fifth of the SLO,
-// which the answers' latency from due would otherwise be charged with.
-func (rule StepRule) generatorBehind(p99 time.Duration) string {
-	if p99 <= rule.SLO/5 {
-		return ""
-	}
-	return fmt.Sprintf("send delay p99 %s ms exceeds a fifth of the %s ms SLO", fmtMS(ms(p99)), fmtMS(ms(rule.SLO)))
-}
-
 // StepRecord is what one step measured, as plain values.
 type StepRecord struct {
 	Offered    float64
@@ -87,17 +84,19 @@ type StepRecord struct {
 	// difference, so earlier steps' stragglers count too).
 	Accepts, Deliveries []time.Time
 	Delivered           map[string]Delivery // by id, at judging time
-	// Stalled: deliveries had stopped arriving when the step was judged, so
-	// an accepted job not yet delivered is lost, not late.
-	Stalled bool
-	// JudgeDelivery is false for the baseline (it only enqueues) and past
-	// the delivery knee, where the backlog left by earlier steps makes
-	// deliveries meaningless to judge.
+	// Quiet is how long no delivery had arrived when the step was judged:
+	// from Quiet on, an accepted job not yet delivered is lost, not late.
+	Quiet time.Duration
+	// JudgeDelivery is false for the baseline (it only enqueues) and two
+	// failing steps past the delivery knee, where the backlog left by
+	// earlier steps makes deliveries meaningless to judge.
 	JudgeDelivery bool
-	// Behind is the generator's own verdict ("" when it kept its schedule).
-	Behind string
-	// SendDelayP99 is the generator's lateness, due -> written.
+	// SendDelayP99 is the generator's lateness, due -> written;
+	// OwnSendDelay the same without waits for a connection (ownPace), which
+	// the validity rule judges against PaceFloor and the step's HTTP p99.
 	SendDelayP99 time.Duration
+	OwnSendDelay *hdrhistogram.Histogram
+	PaceFloor    time.Duration
 }
 
 // StepVerdict is a judged step: the figures results.json keeps, without the
@@ -106,6 +105,9 @@ type StepVerdict struct {
 	results.CapacityStep
 	Reasons   []string
 	HTTP, E2E *hdrhistogram.Histogram
+	// Behind is the validity rule's verdict on the generator ("" when its
+	// lateness could not have moved the step's p99 by 10 %).
+	Behind string
 }
 
 // Judge applies rule to one step.
@@ -139,7 +141,7 @@ func (rule StepRule) Judge(s StepRecord) StepVerdict {
 	st.HTTPLatencyMS, st.E2ELatencyMS = percentiles(v.HTTP), percentiles(v.E2E)
 	st.BacklogGrowthPerS = round3(BacklogSlope(s.Accepts, s.Deliveries, s.Start, s.End))
 	if s.JudgeDelivery {
-		if s.Stalled {
+		if s.Quiet >= Quiet {
 			st.Lost = undelivered
 		} else {
 			st.Undelivered = undelivered
@@ -155,8 +157,10 @@ func (rule StepRule) Judge(s StepRecord) StepVerdict {
 			st.DeliveryOK = false
 		}
 	}
-	if s.Behind != "" {
-		fail(true, "the generator fell behind its schedule (send delay p99 %s ms)", fmtMS(st.SendDelayP99MS))
+	httpP99 := time.Duration(st.HTTPLatencyMS.P99 * float64(time.Millisecond))
+	st.SendDelayBoundMS = round3(ms(PaceBound(httpP99, s.PaceFloor)))
+	if v.Behind = paceVerdict(s.OwnSendDelay, httpP99, s.PaceFloor); v.Behind != "" {
+		fail(true, "the generator fell behind its schedule (send delay p99 %s ms, above %s ms)", fmtMS(st.SendDelayP99MS), fmtMS(st.SendDelayBoundMS))
 	}
 	if s.Offered > 0 && st.AchievedRPS < rule.MinAchieved*s.Offered {
 		fail(true, "achieved %s of %s req/s offered (%.0f%%, below %.0f%%)",
@@ -245,13 +249,17 @@ const (
 	LimitSMTP      = "SMTP concurrency"
 	LimitMachine   = "machine CPU"
 	LimitUnknown   = "unknown"
+	// LimitExternal: a server the bench did not start, with no processes
+	// named to read (--target-pid).
+	LimitExternal = "external, not observed"
 )
 
 // Evidence is what the run collected about its processes during one step.
 type Evidence struct {
 	Cores int
 	// CPU is cores busy on average per role: web, supervisor/...,
-	// worker-N, audit, redis, and bench (the generator and mail sink).
+	// worker-N, audit, redis and redis-N, and bench (the generator and
+	// mail sink).
 	CPU          map[string]float64
 	Loop         string  // node, go, threads
 	LagP99MS     float64 // the web loop's
@@ -261,63 +269,89 @@ type Evidence struct {
 	// average: with no CPU saturated, deliveries are then waiting on the
 	// provider's round trips, as many at once as the senders allow.
 	SinkInFlight float64
+	// Senders is how many mails the strategy can have in flight at once,
+	// over all its sending processes (0: no cap, or not known).
+	Senders int
+	// Observed is false when the bench could read no process of the
+	// system under test (an external target without --target-pid).
+	Observed bool
 }
 
 // Saturation thresholds: a single-threaded process at this share of a core
-// is saturated; the machine at this share of all its cores is.
+// is saturated; the machine at this share of all its cores is; the senders
+// at this share of their cap are all busy.
 const (
 	saturatedCore    = 0.85
 	saturatedMachine = 0.85
+	saturatedSenders = 0.9
 	// laggingMS is loop lag that means the web loop itself is the queue.
 	laggingMS = 10
 )
 
 // Blame names what broke first at a failing step, and the numbers it was
 // named from. accept says whether the answers failed (else only the
-// deliveries did).
+// deliveries did). A single-threaded role (a node loop, each
+// redis-server) is compared with one core, not with the machine.
 func Blame(e Evidence, accept bool) (string, string) {
-	cores := float64(max(1, e.Cores))
-	var total float64
-	for _, c := range e.CPU {
-		total += c
+	if !e.Observed {
+		detail := "the bench did not start this server and reads none of its processes: name them with --target-pid PID,..."
+		if e.Behind {
+			return LimitGenerator, fmt.Sprintf("send delay p99 %s ms; %s", fmtMS(ms(e.SendDelayP99)), detail)
+		}
+		return LimitExternal, detail
 	}
-	web := e.CPU["web"] + e.CPU["supervisor"] + e.CPU["supervisor/serve"]
-	var workers float64
+	cores := float64(max(1, e.Cores))
+	var total, web, workers, broker, brokers float64
 	nWorkers := 0
 	for role, c := range e.CPU {
-		if strings.HasPrefix(role, "worker-") || role == "supervisor/work" {
+		total += c
+		switch {
+		case role == "web" || role == "supervisor" || role == "supervisor/serve":
+			web += c
+		case strings.HasPrefix(role, "worker-") || role == "supervisor/work":
 			workers += c
 			nWorkers++
+		case role == "redis" || strings.HasPrefix(role, "redis-"):
+			broker, brokers = max(broker, c), brokers+c
 		}
 	}
-	redis, bench := e.CPU["redis"], e.CPU["bench"]
+	bench := e.CPU["bench"]
+	webCap := cores
+	if e.Loop == "node" {
+		webCap = 1 // the loop is one thread, whatever the machine has
+	}
 	detail := fmt.Sprintf("%s of %d cores busy (%s)", fmtCores(total), e.Cores, cpuList(e.CPU))
 	if e.LagP99MS > 0 {
 		detail += fmt.Sprintf("; loop lag p99 %s ms", fmtMS(e.LagP99MS))
 	}
-	if !accept && e.SinkInFlight > 0 {
+	if e.SinkInFlight > 0 {
 		detail += fmt.Sprintf("; %s messages in flight at the sink", fmtCores(e.SinkInFlight))
+		if e.Senders > 0 {
+			detail += fmt.Sprintf(" of %d senders", e.Senders)
+		}
 	}
 	machine := total >= saturatedMachine*cores
+	sendersFull := e.Senders > 0 && e.SinkInFlight >= saturatedSenders*float64(e.Senders)
 	switch {
 	case e.Behind:
 		return LimitGenerator, fmt.Sprintf("send delay p99 %s ms; %s", fmtMS(ms(e.SendDelayP99)), detail)
-	case redis >= saturatedCore:
-		return LimitBroker, detail // redis-server runs commands on one thread
-	case e.LagP99MS >= laggingMS && (accept || workers == 0):
+	case broker >= saturatedCore:
+		return LimitBroker, detail // a redis-server runs commands on one thread
+	case e.LagP99MS >= laggingMS && (accept || nWorkers == 0):
 		return LimitLoopLag, detail
 	}
 	if accept || nWorkers == 0 {
-		if web >= saturatedCore*cores || machine && web >= max(workers, redis, bench) {
+		switch {
+		case web >= saturatedCore*webCap || machine && web >= max(workers, brokers, bench):
 			return LimitWebCPU, detail
-		}
-		if machine && bench >= max(web, workers, redis) {
+		case machine && bench >= max(web, workers, brokers):
 			return LimitGenerator, detail
-		}
-		if machine {
+		case sendersFull:
+			// An answer that waits for its mail waits for a sender.
+			return LimitSMTP, detail
+		case machine:
 			return LimitMachine, detail
-		}
-		if !accept && e.SinkInFlight >= 1 {
+		case !accept && e.SinkInFlight >= 1:
 			return LimitSMTP, detail
 		}
 		return LimitUnknown, detail
@@ -325,7 +359,9 @@ func Blame(e Evidence, accept bool) (string, string) {
 	switch {
 	case workers >= saturatedCore*float64(min(nWorkers, int(cores))):
 		return LimitWorkers, detail
-	case machine && workers >= max(web, redis, bench):
+	case sendersFull:
+		return LimitSMTP, detail
+	case machine && workers >= max(web, brokers, bench):
 		return LimitWorkers, detail
 	case machine:
 		return LimitMachine, detail
@@ -365,34 +401,35 @@ func trimFloat(v float64, prec int) string {
 	return s
 }
 
-// Summarize reads the two figures off judged steps: the highest offered rate
-// whose answers kept up and the highest whose deliveries did (nil when no
-// step judged deliveries), and what broke first.
+// Summarize reads the figures off judged steps, in the order they ran: the
+// highest offered rate whose answers kept up, the highest whose deliveries
+// (and answers) kept up (nil when no step judged deliveries), and the
+// deliveries the sink saw at the busiest judged step that fell behind,
+// with its messages in flight and, by Little's law, the time each one
+// took. A failure below a later pass does not lower a figure: the climb
+// treats it as noise, and so does the summary.
 func Summarize(slo time.Duration, minRequests int, steps []results.CapacityStep) results.Capacity {
 	c := results.Capacity{SLOMS: float64(slo) / float64(time.Millisecond), Steps: steps, MinRequests: minRequests}
 	var delivery *float64
 	judged := false
-	acceptBroke, deliveryBroke := false, false
 	for _, s := range steps {
-		if !acceptBroke {
-			if s.AcceptOK {
-				c.MaxAcceptRPS = s.OfferedRPS
-			} else {
-				acceptBroke = true
-			}
+		if s.AcceptOK {
+			c.MaxAcceptRPS = max(c.MaxAcceptRPS, s.OfferedRPS)
 		}
-		if s.DeliveryJudged && !deliveryBroke {
-			judged = true
-			if s.DeliveryOK && s.AcceptOK {
-				v := s.OfferedRPS
-				delivery = &v
-			} else if !s.DeliveryOK {
-				deliveryBroke = true
-			}
+		if !s.DeliveryJudged {
+			continue
 		}
-		if !s.Passed && c.LimitedBy == "" {
-			c.LimitedBy = s.LimitedBy
+		judged = true
+		if s.DeliveryOK && s.AcceptOK && (delivery == nil || s.OfferedRPS > *delivery) {
+			v := s.OfferedRPS
+			delivery = &v
 		}
+		if !s.DeliveryOK && s.DeliveredRPS > c.SaturatedDeliveryRPS {
+			c.SaturatedDeliveryRPS, c.SaturatedInFlight = s.DeliveredRPS, s.SinkInFlight
+		}
+	}
+	if c.SaturatedDeliveryRPS > 0 {
+		c.SaturatedServiceMS = round3(c.SaturatedInFlight / c.SaturatedDeliveryRPS * 1000)
 	}
 	if judged {
 		if delivery == nil {
@@ -401,6 +438,32 @@ func Summarize(slo time.Duration, minRequests int, steps []results.CapacityStep)
 		}
 		c.MaxDeliveryRPS = delivery
 	}
+	// What broke first: the failing step just above each figure.
+	if at := failingAbove(steps, c.MaxAcceptRPS, func(s results.CapacityStep) bool { return !s.AcceptOK }); at != nil {
+		c.AcceptLimitedBy, c.AcceptEvidence = at.AcceptLimitedBy, at.AcceptEvidence
+	}
+	if delivery != nil {
+		if at := failingAbove(steps, *delivery, func(s results.CapacityStep) bool { return s.DeliveryJudged && !s.DeliveryOK }); at != nil {
+			c.DeliveryLimitedBy, c.DeliveryEvidence = at.DeliveryLimitedBy, at.DeliveryEvidence
+		}
+	}
+	// The run's one limit is the one that broke at the lower rate.
+	c.LimitedBy = cmp.Or(c.AcceptLimitedBy, c.DeliveryLimitedBy)
+	if c.DeliveryLimitedBy != "" && *delivery < c.MaxAcceptRPS {
+		c.LimitedBy = c.DeliveryLimitedBy
+	}
 	c.Ceiling = c.LimitedBy == ""
 	return c
+}
+
+// failingAbove is the lowest step above rate that failed (nil: none).
+func failingAbove(steps []results.CapacityStep, rate float64, failed func(results.CapacityStep) bool) *results.CapacityStep {
+	var at *results.CapacityStep
+	for i := range steps {
+		s := &steps[i]
+		if failed(*s) && s.OfferedRPS > rate && (at == nil || s.OfferedRPS < at.OfferedRPS) {
+			at = s
+		}
+	}
+	return at
 }

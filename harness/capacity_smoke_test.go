@@ -15,8 +15,9 @@ import (
 )
 
 // checkCapacity asserts the capacity contract on the raw JSON of every
-// ladder run: the fields, the steps, and that the ladder stopped at the
-// first step whose answers failed.
+// ladder run: the fields, the steps, that the climb never went on past
+// three failing steps in a row, and that a knee it names is bracketed: a
+// failing step above the accept figure, within a doubling of it.
 func checkCapacity(t *testing.T, raw []byte) {
 	t.Helper()
 	var f struct {
@@ -50,6 +51,11 @@ func checkCapacity(t *testing.T, raw []byte) {
 		if len(steps) == 0 {
 			t.Errorf("%s/capacity: no steps", strategy)
 		}
+		var accept float64
+		var acceptLimit string
+		_ = json.Unmarshal(c["max_accept_rps"], &accept)
+		_ = json.Unmarshal(c["accept_limited_by"], &acceptLimit)
+		lowestFail, inARow := 0.0, 0
 		for i, s := range steps {
 			for _, k := range []string{"offered_rps", "achieved_rps", "delivered_rps", "http_latency_ms", "e2e_latency_ms",
 				"backlog_growth_per_s", "lost", "cpu_ms_per_job", "rss_kb_per_job", "passed", "failed_because"} {
@@ -58,10 +64,28 @@ func checkCapacity(t *testing.T, raw []byte) {
 				}
 			}
 			var acceptOK bool
+			var offered float64
 			_ = json.Unmarshal(s["accept_ok"], &acceptOK)
-			if !acceptOK && i != len(steps)-1 {
-				t.Errorf("%s/capacity: step %d failed its answers but the ladder went on", strategy, i)
+			_ = json.Unmarshal(s["offered_rps"], &offered)
+			if inARow >= 3 {
+				t.Errorf("%s/capacity: step %d ran after three failing steps in a row", strategy, i)
 			}
+			if acceptOK {
+				inARow = 0
+			} else {
+				inARow++
+				if offered > accept && (lowestFail == 0 || offered < lowestFail) {
+					lowestFail = offered
+				}
+			}
+		}
+		switch {
+		case acceptLimit == "" && lowestFail > 0:
+			t.Errorf("%s/capacity: no accept limit named, but the step at %v req/s above %v failed", strategy, lowestFail, accept)
+		case acceptLimit != "" && lowestFail == 0:
+			t.Errorf("%s/capacity: limited at %v req/s, but no step above it failed its answers", strategy, accept)
+		case accept > 0 && lowestFail > 2.01*accept:
+			t.Errorf("%s/capacity: the knee is bracketed by %v and %v req/s, wider than a doubling", strategy, accept, lowestFail)
 		}
 	}
 	if ladders == 0 {
@@ -78,7 +102,7 @@ func TestTinyLadder(t *testing.T) {
 	bin := itest.Binary(t)
 	sink := itest.Sink(t, mailsink.Config{})
 	timing := harness.Quick()
-	timing.Ladder = harness.Ladder{Start: 100, Factor: 2, Max: 200, MinRequests: 100, MinStep: 300 * time.Millisecond,
+	timing.Ladder = harness.Ladder{Start: 100, Factor: 2, Max: 200, Failures: 1, Precision: 1, MinRequests: 100, MinStep: 300 * time.Millisecond,
 		Warmup: 100 * time.Millisecond, Settle: time.Second}
 	// An SLO no step can miss, so both steps must pass: the test is about
 	// the ladder's bookkeeping, not this machine's speed.

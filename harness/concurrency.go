@@ -47,3 +47,18 @@ func senderConcurrency(e catalog.Entry, set int) int {
 	}
 	return 0
 }
+
+// senders is how many mails the run's strategy can have in flight at once
+// over all its sending processes: each worker's concurrency times the
+// workers, or the one sending process's; 0 when uncapped or not known (an
+// external target, the queue's autoscaler).
+func (r *run) senders() int {
+	if r.plan.Entry.Name == "" {
+		return 0
+	}
+	n := senderConcurrency(r.plan.Entry, r.plan.Concurrency)
+	if r.plan.Entry.Layout() == catalog.Brokered {
+		n *= max(1, r.plan.Workers)
+	}
+	return n
+}

@@ -225,7 +225,7 @@ func genLeg(ctx context.Context, cfg GenVsHeyConfig, rate float64) GenLeg {
 	if n := a.Run.Sent; n > 0 {
 		leg.CPUPerReqUS = float64(cpu.Microseconds()) / float64(n)
 	}
-	leg.InvalidReason = Validity(pace.Fired, len(outs), delays, cfg.Bound)
+	leg.InvalidReason = Validity(pace.Fired, len(outs), sendDelays(ownPace(outs)), 0, cfg.Bound)
 	leg.KeptSchedule = leg.InvalidReason == ""
 	return leg
 }

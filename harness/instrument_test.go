@@ -19,6 +19,8 @@ func TestValidityRule(t *testing.T) {
 		writeLag  func(seq int) time.Duration // fired -> written
 		lose      int                         // outcomes never recorded
 		bound     time.Duration
+		httpP99   time.Duration // the run's own; 0: the floor alone
+		connWait  func(seq int) bool
 		wantWhy   string // "" valid
 		wantCount int64  // send delays recorded
 	}{
@@ -48,6 +50,19 @@ func TestValidityRule(t *testing.T) {
 			bound: 5 * time.Millisecond, wantCount: 1000},
 		{name: "the default bound is 1ms", writeLag: func(int) time.Duration { return 3 * time.Millisecond },
 			wantWhy: "exceeds 1.00ms", wantCount: 1000},
+		// A slow server's p99 is not moved 10 % by 3 ms of lateness.
+		{name: "a tenth of a 40ms p99 allows 3ms", writeLag: func(int) time.Duration { return 3 * time.Millisecond },
+			bound: time.Millisecond, httpP99: 40 * time.Millisecond, wantCount: 1000},
+		{name: "a tenth of a 20ms p99 refuses 3ms", writeLag: func(int) time.Duration { return 3 * time.Millisecond },
+			bound: time.Millisecond, httpP99: 20 * time.Millisecond, wantWhy: "exceeds 2.00ms", wantCount: 1000},
+		// A wait for a connection is the server's: every connection was
+		// busy with a request it had not answered.
+		{name: "waits for a connection are left out", writeLag: func(seq int) time.Duration {
+			if seq%10 == 0 {
+				return 30 * time.Millisecond
+			}
+			return 100 * time.Microsecond
+		}, connWait: func(seq int) bool { return seq%10 == 0 }, bound: time.Millisecond, wantCount: 1000},
 	}
 	cases[1].wantWhy = "p99 send delay (due -> written) 30"
 	for _, c := range cases {
@@ -56,6 +71,7 @@ func TestValidityRule(t *testing.T) {
 			var outs []Outcome
 			pace := Generate(context.Background(), clk, start, &Paced{Rate: Constant(1000), Duration: time.Second}, func(seq int, due time.Time) {
 				o := Outcome{Request: Request{Seq: seq, Due: due}, Sent: clk.Now()}
+				o.ConnWait = c.connWait != nil && c.connWait(seq)
 				if lag := c.writeLag(seq); lag >= 0 {
 					o.Wrote = clk.Now().Add(lag)
 				}
@@ -68,7 +84,7 @@ func TestValidityRule(t *testing.T) {
 			if d.TotalCount() != c.wantCount {
 				t.Errorf("send delays recorded %d, want %d", d.TotalCount(), c.wantCount)
 			}
-			why := Validity(pace.Fired, len(outs), d, c.bound)
+			why := Validity(pace.Fired, len(outs), sendDelays(ownPace(outs)), c.httpP99, c.bound)
 			if c.wantWhy == "" && why != "" {
 				t.Errorf("want valid, got %q", why)
 			}
@@ -91,7 +107,7 @@ func TestValiditySeesPacerLateness(t *testing.T) {
 		}
 		outs = append(outs, Outcome{Request: Request{Seq: seq, Due: due}, Wrote: clk.Now()})
 	})
-	why := Validity(pace.Fired, len(outs), sendDelays(outs), time.Millisecond)
+	why := Validity(pace.Fired, len(outs), sendDelays(outs), 0, time.Millisecond)
 	if !strings.Contains(why, "fell behind") {
 		t.Errorf("a pacer 5ms late every 20 requests must be refused, got %q", why)
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -21,13 +22,17 @@ type ladderState struct {
 	acceptedIO int         // accepted jobs the sink owes
 	baseUnique int         // deliveries before the ladder (the pipeline check)
 	judge      bool        // deliveries are still judged
+	// deliveryFails is the delivery failures in a row: two end the
+	// judging, since past them the backlog earlier steps left decides
+	// every later verdict.
+	deliveryFails int
 }
 
-// ladder is the capacity scenario: step after step, each a fresh open-loop
-// schedule at a higher rate, until a step's answers fail. A step whose
-// deliveries fall behind ends the delivery figure; the climb goes on for
-// the accept figure, since taking more than the workers can deliver is what
-// a queue is for.
+// ladder is the capacity scenario: open-loop steps at rates a Climb
+// chooses, climbing until two steps in a row fail their answers, then
+// bisecting to the knee. Deliveries are judged at every step until two in a
+// row fall behind; the climb goes on for the accept figure, since taking
+// more than the workers can deliver is what a queue is for.
 func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 	b, l := r.b, *r.plan.Scenario.Ladder
 	rule := DefaultRule()
@@ -35,51 +40,52 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 		rule.SLO = b.Timing.SLO
 	}
 	st := &ladderState{prefix: fmt.Sprintf("c%03d-", r.plan.Index), baseUnique: b.Sink.Stats().Unique,
-		judge: r.plan.Strategy != Baseline}
+		judge: r.plan.Strategy != Baseline && r.expectMail()}
 	var whole Sampler
 	if r.env != nil {
 		whole.Begin(r.env.Targets())
 	}
 	var steps []results.CapacityStep
-	c := results.Capacity{}
-	rates := l.Rates()
-	for i, rate := range rates {
-		if ctx.Err() != nil {
+	climb := l.Climb()
+	for ctx.Err() == nil {
+		rate, ok := climb.Next()
+		if !ok {
 			break
 		}
 		sl := l
-		if i == 0 {
+		if len(steps) == 0 {
 			// The first step also warms the strategy up from idle: a
 			// worker that sizes itself by load (the queue's multi-worker)
 			// has not grown yet, and its ramp is not its capacity.
 			sl.Warmup = max(l.Warmup, l.FirstWarmup)
 		}
-		r.setPhase(fmt.Sprintf("step %d/%d: %s req/s", i+1, len(rates), fmtRate(rate)), sl.Warmup+sl.StepLength(rate))
+		r.setPhase(fmt.Sprintf("step %d: %s req/s", len(steps)+1, fmtRate(rate)), sl.Warmup+sl.StepLength(rate))
 		s, ev := r.step(ctx, st, sl, rule, rate)
+		if ctx.Err() != nil && len(steps) > 0 {
+			break // a step cut short by Ctrl-C judges nothing
+		}
 		if !s.AcceptOK {
-			cause, detail := Blame(ev, true)
-			s.LimitedBy = cause
-			c.AcceptLimitedBy, c.AcceptEvidence = cause, detail
+			s.AcceptLimitedBy, s.AcceptEvidence = Blame(ev, true)
+			s.LimitedBy = s.AcceptLimitedBy
 		}
-		if s.DeliveryJudged && !s.DeliveryOK {
-			cause, detail := Blame(ev, false)
-			if s.LimitedBy == "" {
-				s.LimitedBy = cause
+		if s.DeliveryJudged {
+			if s.DeliveryOK {
+				st.deliveryFails = 0
+			} else {
+				s.DeliveryLimitedBy, s.DeliveryEvidence = Blame(ev, false)
+				s.LimitedBy = cmp.Or(s.LimitedBy, s.DeliveryLimitedBy)
+				if st.deliveryFails++; st.deliveryFails >= 2 {
+					st.judge = false
+				}
 			}
-			c.DeliveryLimitedBy, c.DeliveryEvidence = cause, detail
-			st.judge = false
 		}
+		climb.Record(rate, s.AcceptOK)
 		steps = append(steps, s)
 		b.logf("[%d/%d] %s: %s req/s achieved %s delivered %s http p99 %sms backlog %+.0f/s cpu %.2fms/job %s",
 			r.plan.Index, r.plan.Total, r.plan.label(), fmtRate(rate), fmtRate(s.AchievedRPS), fmtRate(s.DeliveredRPS),
 			fmtMS(s.HTTPLatencyMS.P99), s.BacklogGrowthPerS, s.CPUMSPerJob, passWord(s))
-		if !s.AcceptOK {
-			break
-		}
 	}
 	sum := Summarize(rule.SLO, l.MinRequests, steps)
-	sum.AcceptLimitedBy, sum.AcceptEvidence = c.AcceptLimitedBy, c.AcceptEvidence
-	sum.DeliveryLimitedBy, sum.DeliveryEvidence = c.DeliveryLimitedBy, c.DeliveryEvidence
 	if sum.Steps == nil {
 		sum.Steps = []results.CapacityStep{}
 	}
@@ -167,18 +173,14 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 			measured = append(measured, o)
 		}
 	}
-	stalled := false
+	var quiet time.Duration
 	if st.judge {
-		stalled = r.settle(ctx, st, l.Settle)
+		quiet = r.settle(ctx, st, l.Settle)
 	}
 	rec := StepRecord{Offered: rate, Start: measStart, End: end, Requests: measured, Accepts: st.accepts,
-		Delivered: map[string]Delivery{}, Stalled: stalled, JudgeDelivery: st.judge,
-		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond}
-	// Requests that waited for a connection were held up by the server,
-	// not by the generator: every connection carried one it had not
-	// answered. Their wait is in their latency from due; the generator is
-	// judged on the others.
-	rec.Behind = rule.generatorBehind(time.Duration(sendDelays(ownPace(measured)).ValueAtQuantile(99)) * time.Microsecond)
+		Delivered: map[string]Delivery{}, Quiet: quiet, JudgeDelivery: st.judge,
+		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond,
+		OwnSendDelay: sendDelays(ownPace(measured)), PaceFloor: b.Timing.sendDelayBound()}
 	for _, d := range b.Sink.Deliveries() {
 		if strings.HasPrefix(d.ID, st.prefix) {
 			rec.Delivered[d.ID] = Delivery{First: d.First, Count: d.Count}
@@ -187,7 +189,8 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	}
 	v := rule.Judge(rec)
 	s := v.CapacityStep
-	ev.Behind, ev.SendDelayP99, ev.Loop = rec.Behind != "", rec.SendDelayP99, r.plan.Loop
+	ev.Behind, ev.SendDelayP99, ev.Loop = v.Behind != "", rec.SendDelayP99, r.plan.Loop
+	ev.Senders, ev.Observed = r.senders(), r.env != nil
 	s.CPUCores, s.LagP99MS, s.LagMaxMS, s.SinkInFlight = ev.CPU, ev.LagP99MS, obs.lagMax, round3(ev.SinkInFlight)
 	if acceptedNow > 0 {
 		s.CPUMSPerJob = round3(obs.strategyCPU * 1000 / float64(acceptedNow))
@@ -198,12 +201,14 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 }
 
 // settle waits for every job the ladder accepted to reach the sink, for up
-// to bound, or up to twice that while deliveries are still arriving. It
-// reports whether deliveries had stalled with jobs still owed.
-func (r *run) settle(ctx context.Context, st *ladderState, bound time.Duration) bool {
+// to bound, or up to twice that while deliveries are still arriving, and
+// at least until Quiet has passed without one if jobs are still owed, so
+// that a job counted lost was waited for that long. It returns how long no
+// delivery had arrived when it stopped (0 when none was owed).
+func (r *run) settle(ctx context.Context, st *ladderState, bound time.Duration) time.Duration {
 	b := r.b
 	start, lastProgress, seen := time.Now(), time.Now(), -1
-	done := wait.Until(ctx, 2*bound, func() bool {
+	wait.Until(ctx, 2*bound+Quiet, func() bool {
 		n := b.Sink.Stats().Unique - st.baseUnique
 		if n != seen {
 			seen, lastProgress = n, time.Now()
@@ -211,10 +216,13 @@ func (r *run) settle(ctx context.Context, st *ladderState, bound time.Duration) 
 		if n >= st.acceptedIO {
 			return true
 		}
-		return time.Since(start) > bound && time.Since(lastProgress) > drainQuiet
+		quiet := time.Since(lastProgress)
+		return quiet >= Quiet || time.Since(start) > 2*bound
 	})
-	n := b.Sink.Stats().Unique - st.baseUnique
-	return !done || n < st.acceptedIO && time.Since(lastProgress) > drainQuiet
+	if b.Sink.Stats().Unique-st.baseUnique >= st.acceptedIO {
+		return 0
+	}
+	return time.Since(lastProgress)
 }
 
 // observation is what a step collected about the processes while it ran.
@@ -322,15 +330,4 @@ func (b *Bench) capacityFor(strategy, variant string) (results.Capacity, bool) {
 	defer b.mu.Unlock()
 	c, ok := b.capacity[capacityKey(strategy, variant)]
 	return c, ok
-}
-
-// ownPace is outs without the requests that waited for a connection.
-func ownPace(outs []Outcome) []Outcome {
-	var own []Outcome
-	for _, o := range outs {
-		if !o.ConnWait {
-			own = append(own, o)
-		}
-	}
-	return own
 }

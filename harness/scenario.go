@@ -80,9 +80,12 @@ func Quick() Timing {
 		RecoveryWindow: 300 * time.Millisecond, RequestTimeout: 5 * time.Second,
 		ScaleWorkers: []int{2}, CPUFirst: 50, CPUEvery: 400, CPUCost: 300 * time.Millisecond,
 		BurstFactor: 4, Provider: mailsink.Config{}.WithLatency(mailsink.DefaultLatency),
-		// A short ladder: doubling steps of at least 500 requests, fewer
-		// than the full ladder's 2,000, so its p99 rests on 5 samples.
-		Ladder: Ladder{Start: 500, Factor: 2, Max: 32000, MinRequests: 500, MinStep: 400 * time.Millisecond,
+		// A short ladder: from 50 req/s, low enough for every strategy to
+		// pass, doubling, the knee bisected to within 50 %; steps of 500
+		// requests where 0.4-0.6 s allows, fewer than the full ladder's
+		// 2,000, so its p99 rests on 5 samples.
+		Ladder: Ladder{Start: 50, Factor: 2, Max: 32000, Failures: 2, Precision: 0.5,
+			MinRequests: 500, MinStep: 400 * time.Millisecond, MaxStep: 600 * time.Millisecond,
 			Warmup: 200 * time.Millisecond, FirstWarmup: time.Second, Settle: time.Second},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}
@@ -101,9 +104,13 @@ func Full() Timing {
 		RecoveryWindow: time.Second, RequestTimeout: 10 * time.Second,
 		ScaleWorkers: []int{1, 2, 4}, CPUFirst: 50, CPUEvery: 400, CPUCost: 400 * time.Millisecond,
 		BurstFactor: 4, Provider: mailsink.Config{}.WithLatency(mailsink.DefaultLatency),
-		// Steps a factor of √2 apart, each at least 2,000 measured requests
-		// (so p99 rests on 20 samples) and at least a second.
-		Ladder: Ladder{Start: 500, Factor: math.Sqrt2, Max: 32000, MinRequests: 2000, MinStep: time.Second,
+		// From 50 req/s, steps a factor of √2 apart, ending after two
+		// failures in a row, the knee bisected to within 10 %. Each step
+		// is 2,000 measured requests (so p99 rests on 20 samples) within
+		// 1-1.5 s: at the lowest rates a step has fewer, and its p99 is
+		// nearer its maximum.
+		Ladder: Ladder{Start: 50, Factor: math.Sqrt2, Max: 32000, Failures: 2, Precision: 0.1,
+			MinRequests: 2000, MinStep: time.Second, MaxStep: 1500 * time.Millisecond,
 			Warmup: 300 * time.Millisecond, FirstWarmup: 2 * time.Second, Settle: 1500 * time.Millisecond},
 		SLO: 50 * time.Millisecond, ScaleLoad: 2.5,
 	}

@@ -68,11 +68,12 @@ func atLeast(c *results.Capacity, v float64) string {
 	return num(v)
 }
 
-// lastPassing is the highest step whose answers kept up (nil: none).
+// lastPassing is the highest step whose answers kept up (nil: none). The
+// ladder bisects after it climbs, so that is not the last one run.
 func lastPassing(c *results.Capacity) *results.CapacityStep {
 	var out *results.CapacityStep
 	for i := range c.Steps {
-		if c.Steps[i].AcceptOK {
+		if c.Steps[i].AcceptOK && (out == nil || c.Steps[i].OfferedRPS > out.OfferedRPS) {
 			out = &c.Steps[i]
 		}
 	}
@@ -144,13 +145,20 @@ func orDash(s string) string {
 }
 
 // capacityNote says how to read the capacity table.
-const capacityNote = "Each figure is the highest step of an open-loop rate ladder that passed: for accept, at least " +
-	"95 % of the offered rate answered 2xx with HTTP p99 from due within the SLO; for delivery, in addition, a " +
-	"backlog (accepted − delivered) not growing by more than 5 % of the offered rate per second and nothing lost. " +
-	"≥ marks a ladder that ran out of steps before anything broke. \"Broke on\" names what the evidence of the first " +
-	"failing step points at: CPU per process (bench is the generator and mail sink), loop lag, messages in flight at " +
-	"the sink. CPU and RSS per job are read at the highest passing step. × baseline is the accept figure over the " +
-	"bare net/http handler's that answers 202 after one LPUSH."
+const capacityNote = "Each figure is the highest step of an open-loop rate ladder that passed. The ladder climbs from " +
+	"50 req/s by √2 (by 2 under --quick) until two steps in a row fail their answers, then bisects between the " +
+	"highest pass and the lowest failure above it to within 10 % (50 % under --quick). For accept, a step needs at " +
+	"least 95 % of the offered rate answered 2xx with HTTP p99 from due within the SLO, and a generator whose " +
+	"send-delay p99 stayed within max(1 ms, a tenth of that HTTP p99); for delivery, in addition, a backlog " +
+	"(accepted − delivered) not growing by more than 5 % of the offered rate per second and nothing lost (a job " +
+	"is lost only when no delivery has arrived for a second; before that it is backlog). Deliveries are judged at " +
+	"every step until two in a row fall behind. ≥ marks a ladder that ran out of rates before anything broke. " +
+	"\"Broke on\" names what the evidence of the failing step just above the figure points at: CPU per process " +
+	"against one core for a node loop and each redis-server, against the machine otherwise (bench is the " +
+	"generator and mail sink), loop lag, messages in flight at the sink against the senders. \"sat.\" is the " +
+	"deliveries per second at the busiest step that fell behind, with messages in flight × the time each took " +
+	"(Little's law). CPU and RSS per job are read at the highest passing step. × baseline is the accept figure " +
+	"over the bare net/http handler's that answers 202 after one LPUSH."
 
 // AcceptShareMin is the share of the baseline's accept capacity a strategy
 // that answers before the job is done should reach: the rest is what its
@@ -226,8 +234,8 @@ func capacityCharts(f *results.File) []Chart {
 		Caption: gaps.caption("Each point is one step of the capacity ladder: an open-loop rate held long enough for " +
 			"thousands of requests, HTTP latency timed from when each request was due. A strategy's curve " +
 			"stays flat while it keeps up and turns up sharply where it stops (the hockey stick); the " +
-			"ladder stops at the first step whose answers miss the dotted SLO or fall below 95 % of the " +
-			"offered rate. The baseline is a bare handler answering 202 after one LPUSH, the fastest " +
+			"ladder climbs until two steps in a row miss the dotted SLO or fall below 95 % of the " +
+			"offered rate, then bisects between the last pass and the first failure. The baseline is a bare handler answering 202 after one LPUSH, the fastest " +
 			"honest accept path on this machine."),
 		Series: len(ls),
 		fig: &figure{title: title, subtitle: subtitle(f.Env, runs), panels: panels, legend: legend,
@@ -335,6 +343,10 @@ func (v *Verdict) judgeCapacity(f *results.File, runs []results.Run) {
 			} else {
 				d = "Deliveries kept up at every step, to " + num(*c.MaxDeliveryRPS) + " jobs/s" + loop
 			}
+			if c.SaturatedDeliveryRPS > 0 {
+				d += fmt.Sprintf("; flat out the senders delivered %s jobs/s with %s in flight, %s ms each (Little's law)",
+					num(c.SaturatedDeliveryRPS), num(c.SaturatedInFlight), num(c.SaturatedServiceMS))
+			}
 			v.Knees = append(v.Knees, d+".")
 		}
 		if r.Strategy == BaselineStrategy || base <= 0 {
@@ -359,7 +371,7 @@ func deliveryFigure(c *results.Capacity) string {
 		return "n/a"
 	}
 	if first, peak, ok := deliveryFellBehindAtOnce(c); ok {
-		return fmt.Sprintf("< %s (peak %s)", num(first), num(peak))
+		return fmt.Sprintf("< %s (peak %s)", num(first), num(peak)) + saturated(c)
 	}
 	switch {
 	case *c.MaxDeliveryRPS == 0 && c.DeliveryLimitedBy == "":
@@ -369,7 +381,16 @@ func deliveryFigure(c *results.Capacity) string {
 	case c.DeliveryLimitedBy == "":
 		return "≥ " + num(*c.MaxDeliveryRPS)
 	}
-	return num(*c.MaxDeliveryRPS)
+	return num(*c.MaxDeliveryRPS) + saturated(c)
+}
+
+// saturated is the delivery cell's Little's law: the rate flat out, and the
+// messages in flight × the time each took that make it.
+func saturated(c *results.Capacity) string {
+	if c.SaturatedDeliveryRPS <= 0 || c.SaturatedInFlight <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; sat. %s = %s × %s ms", num(c.SaturatedDeliveryRPS), num(c.SaturatedInFlight), num(c.SaturatedServiceMS))
 }
 
 // deliveryFellBehindAtOnce reports whether the ladder's first step already

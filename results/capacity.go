@@ -13,20 +13,32 @@ type Capacity struct {
 	// part of the strategy (the baseline only enqueues).
 	MaxAcceptRPS   float64  `json:"max_accept_rps"`
 	MaxDeliveryRPS *float64 `json:"max_delivery_rps"`
-	// LimitedBy names what broke first at the first failing step: web
-	// CPU, loop lag, broker, workers, SMTP concurrency, generator, or
-	// machine CPU (every core busy, no one process saturated); "" when no
-	// step failed (the ladder ran out of steps).
+	// LimitedBy names what broke first at the failing step just above
+	// the accept figure (else the delivery figure): web CPU, loop lag,
+	// broker, workers, SMTP concurrency, generator, machine CPU (every
+	// core busy, no one process saturated), unknown (with its evidence) or
+	// "external, not observed"; "" when no step failed (the ladder ran out
+	// of rates).
 	LimitedBy string `json:"limited_by"`
 	// The same for each figure, with the evidence it was named from.
 	AcceptLimitedBy   string `json:"accept_limited_by,omitempty"`
 	AcceptEvidence    string `json:"accept_evidence,omitempty"`
 	DeliveryLimitedBy string `json:"delivery_limited_by,omitempty"`
 	DeliveryEvidence  string `json:"delivery_evidence,omitempty"`
+	// SaturatedDeliveryRPS is the deliveries the sink saw per second at the
+	// busiest judged step whose deliveries fell behind: what the senders
+	// deliver flat out. SaturatedInFlight is the messages in flight at the
+	// sink there, and SaturatedServiceMS their quotient (Little's law:
+	// in flight ÷ rate), the time one delivery takes; "4 in flight × 17 ms"
+	// reads off these two. 0 when no judged step fell behind.
+	SaturatedDeliveryRPS float64 `json:"saturated_delivery_rps,omitempty"`
+	SaturatedInFlight    float64 `json:"saturated_in_flight,omitempty"`
+	SaturatedServiceMS   float64 `json:"saturated_service_ms,omitempty"`
 	// Ceiling is set when the ladder ended without any step failing: the
 	// figures are then lower bounds.
 	Ceiling bool `json:"ceiling,omitempty"`
-	// MinRequests is what each step's measured phase was sized for.
+	// MinRequests is what each step's measured phase was sized for (the
+	// lowest rates run shorter: a step lasts at most the ladder's MaxStep).
 	MinRequests int `json:"min_requests"`
 }
 
@@ -67,5 +79,14 @@ type CapacityStep struct {
 	Passed         bool   `json:"passed"`
 	FailedBecause  string `json:"failed_because"`
 	LimitedBy      string `json:"limited_by,omitempty"`
-	DeliveryJudged bool   `json:"delivery_judged"` // false past the delivery knee and for the baseline
+	DeliveryJudged bool   `json:"delivery_judged"` // false two failures past the delivery knee, and for the baseline
+	// What each side's failure at this step was blamed on, with the
+	// numbers it was named from.
+	AcceptLimitedBy   string `json:"accept_limited_by,omitempty"`
+	AcceptEvidence    string `json:"accept_evidence,omitempty"`
+	DeliveryLimitedBy string `json:"delivery_limited_by,omitempty"`
+	DeliveryEvidence  string `json:"delivery_evidence,omitempty"`
+	// SendDelayBoundMS is the validity rule's bound for this step: the
+	// larger of the floor and a tenth of its HTTP p99.
+	SendDelayBoundMS float64 `json:"send_delay_bound_ms,omitempty"`
 }
