@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -67,7 +68,13 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	}
 	httpP99 := time.Duration(acc.HTTPLatencyMS.P99 * float64(time.Millisecond))
 	acc.SendDelayBoundMS = ms(PaceBound(httpP99, b.Timing.sendDelayBound()))
-	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), sendDelays(ownPace(rec.Requests)), httpP99, b.Timing.sendDelayBound())
+	own := sendDelays(ownPace(rec.Requests))
+	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), own, httpP99, b.Timing.sendDelayBound())
+	acc.StealMS, acc.GCPauseMaxMS = m.host.StealMS, m.host.GCPauseMaxMS
+	if acc.Invalid != "" && own.TotalCount() > 0 {
+		acc.InvalidCause = m.host.Cause(m.end.Sub(m.start), runtime.NumCPU(), time.Duration(own.ValueAtQuantile(99))*time.Microsecond)
+		acc.Invalid += "; likely cause: " + acc.InvalidCause
+	}
 	if m.interrupted {
 		acc.Interrupted = true
 		acc.Invalid = "interrupted (Ctrl-C): the numbers cover what was measured; jobs still in flight are not counted lost"

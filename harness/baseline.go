@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/redisproc"
 	"github.com/offload/offload/results"
 )
@@ -27,11 +28,12 @@ func baselineStyle() *results.Style {
 }
 
 // StartBaseline starts a redis-server and `offload baseline` in front of it.
-func StartBaseline(ctx context.Context, exe string, output io.Writer) (env *Env, err error) {
+// Both are pinned to cpus when it is set.
+func StartBaseline(ctx context.Context, exe string, output io.Writer, cpus cpuset.Set) (env *Env, err error) {
 	if output == nil {
 		output = io.Discard
 	}
-	e := &Env{cfg: EnvConfig{Exe: exe, Strategy: Baseline, Output: output, Ready: 20 * time.Second}, seen: map[int]bool{}}
+	e := &Env{cfg: EnvConfig{Exe: exe, Strategy: Baseline, Output: output, Ready: 20 * time.Second, CPUs: cpus}, seen: map[int]bool{}}
 	defer func() {
 		if err != nil {
 			_ = e.Close()
@@ -42,7 +44,7 @@ func StartBaseline(ctx context.Context, exe string, output io.Writer) (env *Env,
 		return nil, err
 	}
 	e.addr = "127.0.0.1:" + strconv.Itoa(port)
-	if e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true}); err != nil {
+	if e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true, CPUs: cpus}); err != nil {
 		return nil, fmt.Errorf("start redis: %w", err)
 	}
 	e.all = append(e.all, e.redis.Process())

@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/netcut"
 	"github.com/offload/offload/results"
@@ -24,21 +26,57 @@ type Bench struct {
 	Out    string         // results directory (created)
 	Sink   *mailsink.Sink // the mail sink every strategy sends to
 	Target string         // measure this externally started server instead of starting processes
-	Timing Timing
-	Repeat int // runs of each plan, interleaved (--repeat); 0 or 1: once
+	// TargetPIDs are the processes of an external target whose CPU
+	// explains its knees (--target-pid); none: blame says "not observed".
+	TargetPIDs []int
+	Timing     Timing
+	Repeat     int // runs of each plan, interleaved (--repeat); 0 or 1: once
 	// Generators > 1 sends each measured phase's jobs from that many
 	// generator processes (`offload generate`), merged from their files.
 	Generators int
 	// Concurrency is --concurrency for every process that sends mail in
 	// every run (0: each strategy's own default).
 	Concurrency int
-	Progress    func(results.Progress)
-	Log         io.Writer // one line per phase; nil: none
-	Clock       Clock     // default RealClock
+	// Placement keeps the load side (this process: the generator and the
+	// mail sink) and the system under test on their own CPUs; nil: no
+	// pinning. Run pins this process; every process a run starts is
+	// pinned as it starts.
+	Placement *cpuset.Split
+	Progress  func(results.Progress)
+	Log       io.Writer // one line per phase; nil: none
+	Clock     Clock     // default RealClock
 
 	mu       sync.Mutex
 	orphans  []string
 	capacity map[string]results.Capacity // ladders run so far, for the scale runs
+}
+
+// sutCPUs is where the system under test runs (nil: anywhere).
+func (b *Bench) sutCPUs() cpuset.Set {
+	if b.Placement == nil {
+		return nil
+	}
+	return b.Placement.SUT
+}
+
+// place pins this process to the load side's CPUs and sizes the Go runtime
+// to them, returning what undoes it.
+func (b *Bench) place() (func(), error) {
+	if b.Placement == nil {
+		return func() {}, nil
+	}
+	was, err := cpuset.Allowed(0)
+	if err != nil {
+		return func() {}, err
+	}
+	if err := cpuset.Pin(os.Getpid(), b.Placement.Load); err != nil {
+		return func() {}, fmt.Errorf("pin the bench to cpus %s: %w", b.Placement.Load, err)
+	}
+	prev := runtime.GOMAXPROCS(len(b.Placement.Load))
+	return func() {
+		runtime.GOMAXPROCS(prev)
+		_ = cpuset.Pin(os.Getpid(), was)
+	}, nil
 }
 
 func (b *Bench) clock() Clock {
@@ -137,6 +175,12 @@ func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Varian
 		base.NA = na
 		return []Plan{base}
 	}
+	if b.Target != "" {
+		// A server started by someone else has the loop it has: the
+		// scenario runs once, named without a loop model.
+		base.Loop = ""
+		return []Plan{base}
+	}
 	var out []Plan
 	loops := sc.Loops
 	if quick || v.Name != "" {
@@ -158,7 +202,7 @@ func (b *Bench) expand(e catalog.Entry, st string, sc Scenario, v catalog.Varian
 func (b *Bench) naReason(e catalog.Entry, sc Scenario, v catalog.Variant) string {
 	if b.Target != "" {
 		switch sc.Name {
-		case Steady, CPU, Burst, MailOutage:
+		case Steady, CPU, Burst, MailOutage, Capacity:
 			return ""
 		}
 		return "external target (--target): the harness does not control its processes"
@@ -180,6 +224,11 @@ func (b *Bench) Run(ctx context.Context, env results.Env, plans []Plan) (*result
 	if err := os.MkdirAll(b.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("results dir: %w", err)
 	}
+	unplace, err := b.place()
+	if err != nil {
+		return nil, err
+	}
+	defer unplace()
 	f := &results.File{Schema: results.Schema, Env: env, Runs: []results.Run{}}
 	// A bench killed outright never removed its partition namespaces.
 	removed, err := netcut.Sweep(ctx)

@@ -99,6 +99,14 @@ type StepRecord struct {
 	PaceFloor    time.Duration
 }
 
+// OwnSendDelayP99 is the p99 the validity rule judged (0: none recorded).
+func (s StepRecord) OwnSendDelayP99() time.Duration {
+	if s.OwnSendDelay == nil {
+		return 0
+	}
+	return time.Duration(s.OwnSendDelay.ValueAtQuantile(99)) * time.Microsecond
+}
+
 // StepVerdict is a judged step: the figures results.json keeps, without the
 // resource evidence (added by the caller).
 type StepVerdict struct {

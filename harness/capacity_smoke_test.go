@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -163,4 +164,72 @@ func TestTinyLadder(t *testing.T) {
 		t.Errorf("run totals: sent %d, delivered %d", f.Runs[0].Sent, f.Runs[0].Delivered)
 	}
 	itest.AssertNoOrphans(t)
+}
+
+// TestTargetLadder runs the capacity ladder against a server the bench did
+// not start (a real `offload serve` process, mailing the bench's sink), as
+// a user of --target would: once without naming its process, once with
+// --target-pid. The ladder must climb, judge deliveries at the sink, and
+// blame from the named process's CPU or say it observed none.
+func TestTargetLadder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	sink := itest.Sink(t, mailsink.Config{})
+	addr := itest.FreeAddr(t)
+	web := itest.Start(t, "web", "serve", "--strategy", "fireforget", "--addr", addr, "--smtp", sink.Addr())
+	itest.WaitHTTP(t, "http://"+addr+"/healthz")
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("target-pid=%v", named), func(t *testing.T) {
+			timing := harness.Quick()
+			// Steps until two fail in a row at 50 ms: a few rungs at most
+			// on this machine, within Max either way.
+			timing.Ladder = harness.Ladder{Start: 100, Factor: 4, Max: 6400, Failures: 2, Precision: 1, MinRequests: 100,
+				MinStep: 300 * time.Millisecond, MaxStep: 400 * time.Millisecond, Warmup: 100 * time.Millisecond, Settle: time.Second}
+			out := t.TempDir()
+			b := &harness.Bench{Out: out, Sink: sink, Target: "http://" + addr, Timing: timing}
+			if named {
+				b.TargetPIDs = []int{web.PID()}
+			}
+			plans, err := b.Plans([]string{"external"}, []string{harness.Capacity}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plans) != 1 || plans[0].NA != "" || plans[0].Loop != "" {
+				t.Fatalf("plans %+v: want one capacity run, no loop model", plans)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			f, err := b.Run(ctx, results.Env{}, plans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(filepath.Join(out, "results.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCapacity(t, raw)
+			c := f.Runs[0].Capacity
+			if c == nil || len(c.Steps) < 2 {
+				t.Fatalf("capacity %+v: want a ladder of at least two steps", c)
+			}
+			if c.MaxDeliveryRPS == nil || !c.Steps[0].DeliveryJudged || f.Runs[0].Delivered == 0 {
+				t.Errorf("deliveries not judged at the sink: max %v, first step judged %v, delivered %d",
+					c.MaxDeliveryRPS, c.Steps[0].DeliveryJudged, f.Runs[0].Delivered)
+			}
+			for _, s := range c.Steps {
+				if web := s.CPUCores["web"]; named != (web > 0) {
+					t.Errorf("step at %v req/s: web %v cores with --target-pid %v", s.OfferedRPS, web, named)
+				}
+				for _, limit := range []string{s.AcceptLimitedBy, s.DeliveryLimitedBy} {
+					if limit != "" && !named && limit != harness.LimitExternal && limit != harness.LimitGenerator {
+						t.Errorf("step at %v req/s blamed on %q with no process observed", s.OfferedRPS, limit)
+					}
+					if named && limit == harness.LimitExternal {
+						t.Errorf("step at %v req/s: not observed although --target-pid named the web", s.OfferedRPS)
+					}
+				}
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/netcut"
 	"github.com/offload/offload/internal/proc"
@@ -36,9 +37,12 @@ type EnvConfig struct {
 	// web side of foreground and fireforget, every job worker); 0 leaves
 	// each strategy at its own default.
 	Concurrency int
-	SMTP        string // the sink
-	Output      io.Writer
-	Ready       time.Duration // how long the web may take to answer /healthz; default 20s
+	// CPUs pins every process of the system under test (web, workers,
+	// redis-servers, and their restarts) to these CPUs; nil: anywhere.
+	CPUs   cpuset.Set
+	SMTP   string // the sink
+	Output io.Writer
+	Ready  time.Duration // how long the web may take to answer /healthz; default 20s
 	// Partition runs the web process and worker-1 in a network namespace
 	// of their own, with Redis on the one address the partition fault
 	// cuts (netcut). Sink is then served on the namespace's host address
@@ -112,12 +116,12 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 		e.endpoint = "tcp://127.0.0.1:" + strconv.Itoa(zp)
 	}
 	if cfg.Variant.Broker != "" {
-		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker, cfg.Entry.FailoverKey, redisBind); err != nil {
+		if e.failover, err = startReplicated(ctx, cfg.Variant.Broker, cfg.Entry.FailoverKey, redisBind, cfg.CPUs); err != nil {
 			return nil, err
 		}
 		e.all = append(e.all, e.failover.processes()...)
 	} else if cfg.Entry.WantsRedis(cfg.Variant.Transport) {
-		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true, Bind: redisBind})
+		e.redis, err = redisproc.Start(ctx, redisproc.Config{AppendOnly: true, Bind: redisBind, CPUs: cfg.CPUs})
 		if err != nil {
 			return nil, fmt.Errorf("start redis: %w", err)
 		}
@@ -215,7 +219,7 @@ func (e *Env) start(role string, args []string) (*proc.Process, error) {
 	if e.net != nil && slices.Contains(cutOff, role) {
 		path, args = e.net.Command(path, args...)
 	}
-	p, err := proc.Start(proc.Spec{Name: role, Path: path, Args: args, Output: e.cfg.Output})
+	p, err := proc.Start(proc.Spec{Name: role, Path: path, Args: args, Output: e.cfg.Output, CPUs: e.cfg.CPUs})
 	if err != nil {
 		return nil, err
 	}

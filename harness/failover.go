@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/proc"
 	"github.com/offload/offload/internal/rediscluster"
 	"github.com/offload/offload/strategies/catalog"
@@ -34,13 +35,13 @@ type replicated struct {
 
 // startReplicated starts the broker kind with every node on bind ("":
 // loopback).
-func startReplicated(ctx context.Context, kind, key, bind string) (*replicated, error) {
+func startReplicated(ctx context.Context, kind, key, bind string, cpus cpuset.Set) (*replicated, error) {
 	if kind == catalog.BrokerCluster && key == "" {
 		return nil, fmt.Errorf("a cluster broker needs the catalog entry's FailoverKey: which master holds the jobs")
 	}
 	r := &replicated{key: key}
 	var err error
-	cfg := rediscluster.Config{AppendOnly: true, Bind: bind}
+	cfg := rediscluster.Config{AppendOnly: true, Bind: bind, CPUs: cpus}
 	switch kind {
 	case catalog.BrokerCluster:
 		r.cluster, err = rediscluster.Start(ctx, cfg)

@@ -42,8 +42,9 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 	st := &ladderState{prefix: fmt.Sprintf("c%03d-", r.plan.Index), baseUnique: b.Sink.Stats().Unique,
 		judge: r.plan.Strategy != Baseline && r.expectMail()}
 	var whole Sampler
-	if r.env != nil {
-		whole.Begin(r.env.Targets())
+	observed := len(r.targets()) > 0
+	if observed {
+		whole.Begin(r.targets())
 	}
 	var steps []results.CapacityStep
 	climb := l.Climb()
@@ -90,7 +91,7 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 		sum.Steps = []results.CapacityStep{}
 	}
 	out.Capacity = &sum
-	r.fillRun(&out, st, steps, &whole)
+	r.fillRun(&out, st, steps, &whole, observed)
 	if r.plan.Loop == "node" || r.plan.Strategy == Baseline {
 		b.noteCapacity(r.plan, sum)
 	}
@@ -107,7 +108,7 @@ func passWord(s results.CapacityStep) string {
 
 // fillRun sets the run's totals from the ladder, so the counts in
 // results.json add up whatever scenario a reader looks at.
-func (r *run) fillRun(out *results.Run, st *ladderState, steps []results.CapacityStep, whole *Sampler) {
+func (r *run) fillRun(out *results.Run, st *ladderState, steps []results.CapacityStep, whole *Sampler, observed bool) {
 	for _, s := range steps {
 		out.DurationS += s.DurationS
 		out.Lost += s.Lost
@@ -123,8 +124,8 @@ func (r *run) fillRun(out *results.Run, st *ladderState, steps []results.Capacit
 		}
 	}
 	out.Rejected = out.Sent - out.Accepted
-	if r.env != nil {
-		whole.Sample(r.env.Targets())
+	if observed {
+		whole.Sample(r.targets())
 		out.Processes = whole.Use()
 		for _, p := range out.Processes {
 			out.CPUS += p.CPUS
@@ -190,13 +191,17 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	v := rule.Judge(rec)
 	s := v.CapacityStep
 	ev.Behind, ev.SendDelayP99, ev.Loop = v.Behind != "", rec.SendDelayP99, r.plan.Loop
-	ev.Senders, ev.Observed = r.senders(), r.env != nil
+	ev.Senders, ev.Observed = r.senders(), len(r.targets()) > 0
 	s.CPUCores, s.LagP99MS, s.LagMaxMS, s.SinkInFlight = ev.CPU, ev.LagP99MS, obs.lagMax, round3(ev.SinkInFlight)
 	if acceptedNow > 0 {
 		s.CPUMSPerJob = round3(obs.strategyCPU * 1000 / float64(acceptedNow))
 		s.RSSKBPerJob = round3(max(0, obs.rssMB-obs.rssBaseMB) * 1024 / float64(acceptedNow))
 	}
 	s.RSSMB = round3(obs.rssMB)
+	s.StealMS, s.GCPauseMaxMS = obs.host.StealMS, obs.host.GCPauseMaxMS
+	if v.Behind != "" {
+		s.FailedBecause += "; likely cause: " + obs.host.Cause(end.Sub(measStart), runtime.NumCPU(), rec.OwnSendDelayP99())
+	}
 	return s, ev
 }
 
@@ -233,6 +238,7 @@ type observation struct {
 	rssBaseMB   float64
 	rssMB       float64
 	lagMax      float64
+	host        HostUse // steal and the bench's GC over the step's measured part
 }
 
 func (o *observation) wait() Evidence { <-o.done; return o.ev }
@@ -248,13 +254,11 @@ func (r *run) observe(ctx context.Context, from, to time.Time) *observation {
 		if clk.SleepUntil(ctx, from) != nil {
 			return
 		}
+		host := markHost()
 		client := &http.Client{Timeout: time.Second}
 		lagOK := lagReset(ctx, client, r.base) == nil
 		var s Sampler
-		var targets []Target
-		if r.env != nil {
-			targets = r.env.Targets()
-		}
+		targets := r.targets()
 		s.Begin(targets)
 		o.rssBaseMB = rssMB(targets)
 		self0, _ := ReadProc("/proc", os.Getpid())
@@ -269,16 +273,15 @@ func (r *run) observe(ctx context.Context, from, to time.Time) *observation {
 			case <-tick.C:
 				inFlight += float64(r.b.Sink.Stats().InFlight)
 				samples++
-				if n++; n%10 == 0 && r.env != nil {
-					s.Sample(r.env.Targets())
+				if n++; n%10 == 0 {
+					s.Sample(r.targets())
 				}
 			}
 		}
-		if r.env != nil {
-			targets = r.env.Targets()
-		}
+		targets = r.targets()
 		s.Sample(targets)
 		self1, _ := ReadProc("/proc", os.Getpid())
+		o.host = host.since()
 		secs := time.Since(began).Seconds()
 		if secs <= 0 {
 			return

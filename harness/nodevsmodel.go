@@ -305,20 +305,11 @@ func (c *NodeVsModelConfig) cpuLeg(ctx context.Context, side, strategy string, o
 		return err
 	}
 	defer logf.Close()
-	var env []string
-	if c.Load != nil {
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(len(c.Load)))
-	}
-	p, err := proc.Start(proc.Spec{Name: "bench", Path: c.Exe, Env: env, Output: logf,
-		Args: []string{"bench", "--target", st.base, "--scenarios", "cpu", "--sink-addr", smtp, "--out", dir}})
+	// The bench is placed here, with the load; it must not place itself.
+	p, err := proc.Start(proc.Spec{Name: "bench", Path: c.Exe, Output: logf, CPUs: c.Load,
+		Args: []string{"bench", "--target", st.base, "--scenarios", "cpu", "--sink-addr", smtp, "--out", dir, "--cpus", "off"}})
 	if err != nil {
 		return err
-	}
-	if c.Load != nil {
-		if err := cpuset.Pin(p.PID(), c.Load); err != nil {
-			_ = p.Kill()
-			return err
-		}
 	}
 	select {
 	case <-p.Done():

@@ -54,7 +54,13 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	go r.ticker(progressCtx)
 
 	if p.Scenario.Ladder != nil {
-		if p.Strategy != Baseline { // which delivers nothing
+		switch {
+		case b.Target != "":
+			prefix := fmt.Sprintf("w%03d-", p.Index)
+			if r.targetDelivers = r.targetWarmup(ctx, prefix); !r.targetDelivers {
+				b.logf("[%d/%d] %s: %s", p.Index, p.Total, p.label(), TargetDeliveryNA(b.Sink.Addr()))
+			}
+		case p.Strategy != Baseline: // which delivers nothing
 			r.awaitPipeline(ctx, fmt.Sprintf("w%03d-", p.Index))
 		}
 		return r.ladder(ctx, out)
@@ -98,11 +104,11 @@ func (r *run) setup(ctx context.Context) (func() error, error) {
 	}
 	start := func() (*Env, error) {
 		if r.plan.Strategy == Baseline {
-			return StartBaseline(ctx, b.Exe, logf)
+			return StartBaseline(ctx, b.Exe, logf, b.sutCPUs())
 		}
 		f := r.plan.Scenario.Fault
 		return StartEnv(ctx, EnvConfig{Exe: b.Exe, Strategy: r.plan.Strategy, Entry: r.plan.Entry,
-			Variant: r.plan.Variant, Workers: r.plan.Workers, Concurrency: r.plan.Concurrency, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf,
+			Variant: r.plan.Variant, Workers: r.plan.Workers, Concurrency: r.plan.Concurrency, Loop: r.plan.Loop, SMTP: b.Sink.Addr(), Output: logf, CPUs: b.sutCPUs(),
 			Partition: f != nil && f.Kind == FaultPartition, Sink: b.Sink})
 	}
 	env, err := start()
@@ -209,6 +215,7 @@ func (r *run) measure(ctx context.Context) measured {
 	}
 	m.start = time.Now().Add(5 * time.Millisecond) // a moment to arm everything below
 	m.cpu0 = cpuTime()
+	host := markHost()
 	sampleCtx, stopSampling := context.WithCancel(context.Background())
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); r.sampleLoop(sampleCtx) }()
@@ -261,6 +268,7 @@ func (r *run) measure(ctx context.Context) measured {
 		})
 	}
 	m.end = time.Now()
+	m.host = host.since()
 	if ctx.Err() == nil && (genCtx.Err() == nil || m.end.After(m.start.Add(length))) {
 		m.end = m.start.Add(length) // the schedule ran out: it ends where it was due to
 	}

@@ -31,7 +31,10 @@ type Plan struct {
 
 // label names the run in logs and file names.
 func (p Plan) label() string {
-	s := fmt.Sprintf("%s/%s loop=%s", p.Strategy, p.Scenario.Name, p.Loop)
+	s := fmt.Sprintf("%s/%s", p.Strategy, p.Scenario.Name)
+	if p.Loop != "" {
+		s += " loop=" + p.Loop
+	}
 	if p.Variant.Name != "" {
 		s += " " + p.Variant.Name
 	}
@@ -80,6 +83,7 @@ type measured struct {
 	lag        *lagmonitor.Snapshot
 	lagErr     error
 	cpu0       time.Duration // this process's CPU when the measured phase began
+	host       HostUse       // steal and the bench's GC over the measured phase
 	// interrupted: Ctrl-C came before the run was accounted.
 	interrupted bool
 	remote      *Merged // the load came from generator processes (--generators)

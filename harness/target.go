@@ -46,3 +46,34 @@ func (r *run) sawDelivery(prefix string) bool {
 	}
 	return false
 }
+
+// targets are the processes whose CPU a run reads: the ones it started, or
+// an external target's --target-pid (none: the run is not observed).
+func (r *run) targets() []Target {
+	if r.env != nil {
+		return r.env.Targets()
+	}
+	return TargetRoles("/proc", r.b.TargetPIDs)
+}
+
+// TargetRoles names an external target's processes for blame: a
+// redis-server is a broker (redis-1, redis-2, ...), the first other process
+// is the web, and the rest are counted by PID in the machine's total only.
+func TargetRoles(procRoot string, pids []int) []Target {
+	var out []Target
+	brokers := 0
+	web := false
+	for _, pid := range pids {
+		role := fmt.Sprintf("pid-%d", pid)
+		st, err := ReadProc(procRoot, pid)
+		switch {
+		case err == nil && strings.Contains(st.Cmdline, "redis-server"):
+			brokers++
+			role = fmt.Sprintf("redis-%d", brokers)
+		case !web:
+			role, web = "web", true
+		}
+		out = append(out, Target{Role: role, PID: pid})
+	}
+	return out
+}

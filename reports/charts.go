@@ -116,6 +116,9 @@ func subtitle(env results.Env, runs []results.Run) string {
 	if env.Cores > 0 {
 		machine += fmt.Sprintf(", %d cores", env.Cores)
 	}
+	if env.Placement != "" && env.Placement != "off" {
+		machine += ", cpus " + env.Placement + " (load/system under test)"
+	}
 	parts = append(parts, strings.TrimPrefix(machine, ", "))
 	sw := env.GoVersion
 	if env.RedisVersion != "" {

@@ -25,6 +25,9 @@ func EnvTable(env results.Env) Table {
 	}
 	add("machine", strings.TrimSpace(cpu))
 	add("host", env.Hostname)
+	if env.Placement != "" {
+		add("cpus", placementLine(env.Placement))
+	}
 	add("redis", env.RedisVersion)
 	add("target", env.Target)
 	add("seed", fmt.Sprint(env.Seed))
@@ -133,4 +136,13 @@ func writeMarkdownTable(b *strings.Builder, t Table, header bool) {
 		}
 		row(cs)
 	}
+}
+
+// placementLine reads results.json's placement for a person.
+func placementLine(p string) string {
+	if p == "off" {
+		return "off: nothing pinned, every process wherever the scheduler put it"
+	}
+	load, sut, _ := strings.Cut(p, "/")
+	return fmt.Sprintf("%s: the bench (generator and mail sink) on cpu %s, every process it measures on cpu %s (--cpus)", p, load, sut)
 }

@@ -89,4 +89,8 @@ type CapacityStep struct {
 	// SendDelayBoundMS is the validity rule's bound for this step: the
 	// larger of the floor and a tenth of its HTTP p99.
 	SendDelayBoundMS float64 `json:"send_delay_bound_ms,omitempty"`
+	// StealMS and GCPauseMaxMS are the step's, as for a run; a step the
+	// generator failed names its likely cause in failed_because.
+	StealMS      float64 `json:"steal_ms"`
+	GCPauseMaxMS float64 `json:"gc_pause_max_ms"`
 }

@@ -45,6 +45,10 @@ type Env struct {
 	Quick        bool      `json:"quick"`
 	Target       string    `json:"target,omitempty"` // --target URL when measuring an external server
 	Sink         *SinkEnv  `json:"sink,omitempty"`   // the mail provider model every run sent to
+	// Placement is the CPUs the load side (the bench: generator and mail
+	// sink) and the system under test were pinned to, "LOAD/SUT" as
+	// --cpus reads it, or "off".
+	Placement string `json:"placement"`
 }
 
 // SinkEnv is the mail provider model the bench's sink played: its latency
@@ -124,15 +128,23 @@ type Run struct {
 	// invalid. Timeouts (of TransportErrors) are in the HTTP tail at their
 	// done - due. Canceled requests were cut off by Ctrl-C, InFlight jobs
 	// were accepted but not yet delivered when it came: neither is lost.
-	Fired             int64   `json:"fired"`
-	Timeouts          int64   `json:"timeouts"`
-	Canceled          int64   `json:"canceled,omitempty"`
-	InFlight          int64   `json:"in_flight,omitempty"`
-	SendDelayBoundMS  float64 `json:"send_delay_bound_ms,omitempty"` // p99 of send_delay_ms above this: invalid
-	Generators        int     `json:"generators,omitempty"`          // generator processes (0: in the bench process)
-	GeneratorCPUS     float64 `json:"generator_cpu_s"`               // the generator's own CPU over the measured phase
-	GeneratorCPUShare float64 `json:"generator_cpu_share"`           // of the machine: generator_cpu_s / (duration_s x cores)
-	RecoveryBoundS    float64 `json:"recovery_bound_s,omitempty"`    // load kept up this long after the repair, waiting for recovery
+	Fired            int64   `json:"fired"`
+	Timeouts         int64   `json:"timeouts"`
+	Canceled         int64   `json:"canceled,omitempty"`
+	InFlight         int64   `json:"in_flight,omitempty"`
+	SendDelayBoundMS float64 `json:"send_delay_bound_ms,omitempty"` // p99 of send_delay_ms above this: invalid
+	// StealMS is CPU time the hypervisor gave other guests during the
+	// measured phase (/proc/stat, all CPUs); GCPauseMaxMS the bench's own
+	// longest GC pause. InvalidCause names which, if either, made the
+	// generator late in a refused run ("steal: ...", "GC: ...", or "the
+	// generator behind: ...").
+	StealMS           float64 `json:"steal_ms"`
+	GCPauseMaxMS      float64 `json:"gc_pause_max_ms"`
+	InvalidCause      string  `json:"invalid_cause,omitempty"`
+	Generators        int     `json:"generators,omitempty"`       // generator processes (0: in the bench process)
+	GeneratorCPUS     float64 `json:"generator_cpu_s"`            // the generator's own CPU over the measured phase
+	GeneratorCPUShare float64 `json:"generator_cpu_share"`        // of the machine: generator_cpu_s / (duration_s x cores)
+	RecoveryBoundS    float64 `json:"recovery_bound_s,omitempty"` // load kept up this long after the repair, waiting for recovery
 	// DeliveryNA says why deliveries were not accounted (an external
 	// target that mails elsewhere): delivered, lost and e2e are then
 	// unknown, not zero.

@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/offload/offload/harness"
 	"github.com/offload/offload/internal/cli"
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/liveview"
 	"github.com/offload/offload/internal/mailsink"
 	"github.com/offload/offload/internal/redisproc"
@@ -34,6 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
 	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw and Poisson arrivals (runs repeat)")
 	target := fs.String("target", "", "measure an externally started server at this URL; its deliveries count only when its mail goes to the sink (address printed at start, or --sink-addr)")
+	targetPIDs := fs.String("target-pid", "", "with --target: comma list of the target's process ids (web, workers, redis-servers) whose CPU explains a capacity knee; without it, blame says \"external, not observed\"")
+	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: the bench (generator and mail sink) on LOAD, every process it measures on SUT; off: no pinning (default: a quarter of the cpus, at least one, for the load, the rest for the system under test; off on one cpu)")
 	sinkAddr := fs.String("sink-addr", "127.0.0.1:0", "the bench's mail sink SMTP address")
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")
@@ -45,7 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poisson := fs.Bool("poisson", false, "Poisson arrivals (seeded by --seed) instead of a fixed interval")
 	generators := fs.Int("generators", 1, "send each run's jobs from this many generator processes, their histograms merged from HdrHistogram interval logs")
 	repeat := fs.Int("repeat", 1, "run each (strategy, scenario) this many times, interleaved round-robin; reports show median and spread")
-	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "a run is invalid when the p99 of due -> request written exceeds this")
+	fs.DurationVar(&over.sendDelayBound, "max-send-delay", harness.DefaultSendDelayBound, "the validity rule's floor: a run (or capacity step) is invalid when the p99 of due -> request written exceeds the larger of this and a tenth of its HTTP p99")
 	var lf liveview.Flags
 	lf.Register(fs)
 	if err := cli.Parse(fs, args); err != nil {
@@ -90,6 +95,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		strategies = []string{"external"}
 	}
+	pids, err := parsePIDs(*targetPIDs, *target != "")
+	if err != nil {
+		return cli.Usage(err)
+	}
+	placement, err := cpuset.ParseSplit(*cpus)
+	if err != nil {
+		return cli.Usage(err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
@@ -122,7 +135,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		progress, page = tee, lb
 	}
-	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, Timing: timing,
+	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, TargetPIDs: pids, Placement: placement, Timing: timing,
 		Log: liveLog(stderr), Progress: progress, Repeat: *repeat, Generators: *generators, Concurrency: *concurrency}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {
@@ -133,6 +146,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "offload bench: mail sink at smtp://%s: point %s's mail there to account deliveries and loss\n", sink.Addr(), *target)
 	}
 	env := benchEnv(start, *seed, *quick, *target)
+	env.Placement = placement.String()
+	fmt.Fprintf(stderr, "offload bench: cpus %s (load/system under test; --cpus)\n", env.Placement)
 	env.Sink = &results.SinkEnv{Latency: sinkCfg.Latency().String(), MaxConns: sinkCfg.MaxConns, RateLimit: sinkCfg.RateLimit}
 	f, err := b.Run(ctx, env, plans)
 	if err != nil {
@@ -230,4 +245,27 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// parsePIDs reads --target-pid: running processes' ids, only beside
+// --target (the bench reads its own processes otherwise).
+func parsePIDs(list string, target bool) ([]int, error) {
+	if list == "" {
+		return nil, nil
+	}
+	if !target {
+		return nil, errors.New("--target-pid names an external target's processes: it needs --target")
+	}
+	var pids []int
+	for _, f := range strings.Split(list, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("--target-pid %q: %q is not a process id", list, f)
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return nil, fmt.Errorf("--target-pid %q: no process %d is running", list, pid)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	strats := fs.String("strategies", strings.Join(harness.NodeVsModelStrategies(), ","), "comma list, baseline first: "+strings.Join(harness.NodeVsModelStrategies(), ","))
 	accept := fs.Duration("duration", 5*time.Second, "the closed-loop accept measurement, per server")
 	c := fs.Int("c", 50, "hey's concurrency")
-	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: this process and its bench on LOAD, servers and redis on SUT; off: no pinning (default: the last cpu for the servers, the rest for the load; off on one cpu)")
+	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: this process and its bench on LOAD, servers and redis on SUT; off: no pinning (default: a quarter of the cpus, at least one, for the load, the rest for the servers; off on one cpu)")
 	minP := fs.Int("min", 1, "the queue's fewest processors, on both sides")
 	maxP := fs.Int("max", 20, "the queue's most processors, on both sides")
 	if err := cli.Parse(fs, args); err != nil {
@@ -47,9 +46,13 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *accept <= 0 || *c <= 0 || *minP < 1 || *maxP < *minP {
 		return cli.Usagef("--duration and -c must be positive, 1 ≤ --min ≤ --max")
 	}
-	load, sut, err := parseLoadSUT(*cpus)
+	split, err := cpuset.ParseSplit(*cpus)
 	if err != nil {
 		return cli.Usage(err)
+	}
+	var load, sut cpuset.Set
+	if split != nil {
+		load, sut = split.Load, split.SUT
 	}
 	if err := redisproc.Available(); err != nil {
 		return cli.Usage(err)
@@ -87,37 +90,4 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s); make docs-numbers puts it into docs/event-loop.md\n", *out, time.Since(start).Round(time.Second))
 	return nil
-}
-
-// parseLoadSUT reads --cpus: "LOAD/SUT", "off", or "" for the default
-// split (the last cpu for the system under test, the rest for the load).
-func parseLoadSUT(v string) (load, sut cpuset.Set, err error) {
-	switch {
-	case v == "off":
-		return nil, nil, nil
-	case v == "":
-		n := runtime.NumCPU()
-		if n < 2 || !cpuset.Supported() {
-			return nil, nil, nil
-		}
-		mine, err := cpuset.Allowed(os.Getpid())
-		if err != nil || len(mine) < 2 {
-			return nil, nil, nil
-		}
-		return mine[:len(mine)-1], mine[len(mine)-1:], nil
-	}
-	l, s, ok := strings.Cut(v, "/")
-	if !ok {
-		return nil, nil, fmt.Errorf("--cpus %q: want LOAD/SUT cpu lists such as 0/1, or off", v)
-	}
-	if load, err = cpuset.Parse(l); err != nil {
-		return nil, nil, fmt.Errorf("--cpus: %w", err)
-	}
-	if sut, err = cpuset.Parse(s); err != nil {
-		return nil, nil, fmt.Errorf("--cpus: %w", err)
-	}
-	if !cpuset.Supported() {
-		return nil, nil, fmt.Errorf("--cpus %q: pinning needs linux", v)
-	}
-	return load, sut, nil
 }

@@ -61,3 +61,70 @@ func (s Set) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// Split is where a benchmark runs: its load side (the generator, the mail
+// sink standing in for the provider) on Load, the system under test on
+// SUT. A nil Split runs everything wherever the scheduler puts it.
+type Split struct {
+	Load, SUT Set
+}
+
+// String writes the split as ParseSplit reads it ("off" for none).
+func (s *Split) String() string {
+	if s == nil {
+		return "off"
+	}
+	return s.Load.String() + "/" + s.SUT.String()
+}
+
+// DefaultSplit divides the CPUs this process may use: a quarter (at least
+// one) for the load, the rest for the system under test; nil on one CPU
+// or where pinning is not supported. On a 2-core machine that is one CPU
+// each, the split measured best there (see docs/measuring.md).
+func DefaultSplit() *Split {
+	if !Supported() {
+		return nil
+	}
+	mine, err := Allowed(0)
+	if err != nil || len(mine) < 2 {
+		return nil
+	}
+	k := max(1, len(mine)/4)
+	return &Split{Load: mine[:k], SUT: mine[k:]}
+}
+
+// ParseSplit reads a --cpus value: "LOAD/SUT" cpu lists such as 0/1, "off"
+// for no pinning, or "" for DefaultSplit.
+func ParseSplit(v string) (*Split, error) {
+	switch v {
+	case "off":
+		return nil, nil
+	case "":
+		return DefaultSplit(), nil
+	}
+	l, r, ok := strings.Cut(v, "/")
+	if !ok {
+		return nil, fmt.Errorf("--cpus %q: want LOAD/SUT cpu lists such as 0/1, or off", v)
+	}
+	load, err := Parse(l)
+	if err != nil {
+		return nil, fmt.Errorf("--cpus %q: load: %w", v, err)
+	}
+	sut, err := Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("--cpus %q: system under test: %w", v, err)
+	}
+	if !Supported() {
+		return nil, fmt.Errorf("--cpus %q: pinning processes to cpus needs linux (sched_setaffinity)", v)
+	}
+	mine, err := Allowed(0)
+	if err != nil {
+		return nil, fmt.Errorf("--cpus %q: %w", v, err)
+	}
+	for _, c := range append(slices.Clone(load), sut...) {
+		if !slices.Contains(mine, c) {
+			return nil, fmt.Errorf("--cpus %q: cpu %d is not one this process may use (%s)", v, c, mine)
+		}
+	}
+	return &Split{Load: load, SUT: sut}, nil
+}

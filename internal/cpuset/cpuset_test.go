@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,41 @@ func TestPinAChild(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("child allowed on %v, want %v", got, want)
+	}
+}
+
+func TestParseSplit(t *testing.T) {
+	mine, err := Allowed(0)
+	if err != nil || len(mine) < 2 {
+		t.Skipf("needs two cpus to split, this process may use %v (%v)", mine, err)
+	}
+	a, b := mine[0], mine[len(mine)-1]
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: "off", want: "off"},
+		{in: Set{a}.String() + "/" + Set{b}.String(), want: Set{a}.String() + "/" + Set{b}.String()},
+		{in: "0", err: "want LOAD/SUT"},
+		{in: "x/1", err: "load"},
+		{in: "0/", err: "system under test"},
+		{in: "0/4095", err: "not one this process may use"},
+	} {
+		s, err := ParseSplit(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseSplit(%q): error %v, want one saying %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.String() != tc.want {
+			t.Errorf("ParseSplit(%q) = %v, %v; want %s", tc.in, s, err, tc.want)
+		}
+	}
+	d, err := ParseSplit("")
+	if err != nil || d == nil {
+		t.Fatalf("the default split on %d cpus: %v, %v", len(mine), d, err)
+	}
+	if len(d.Load) != max(1, len(mine)/4) || len(d.Load)+len(d.SUT) != len(mine) || slices.Contains(mine[:len(d.Load)], d.SUT[0]) {
+		t.Errorf("default split of %v is %s: want a quarter (at least one) for the load, the rest apart", mine, d)
 	}
 }

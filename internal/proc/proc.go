@@ -13,9 +13,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/offload/offload/internal/cpuset"
 )
 
 // Spec says what to run.
@@ -29,6 +32,11 @@ type Spec struct {
 	// Foreign marks a program that is not an offload binary (redis-server):
 	// where the lifeline pipe is used it cannot watch it, so a guard does.
 	Foreign bool
+	// CPUs, when set, pins every thread of the process to these CPUs right
+	// after it starts, and tells a Go program (any but a Foreign one) to
+	// run that many threads of Go code at once (GOMAXPROCS): its runtime
+	// would otherwise size itself by the CPUs it was started on.
+	CPUs cpuset.Set
 }
 
 // Process is a started child. Safe for concurrent use.
@@ -47,6 +55,9 @@ type Process struct {
 func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
+	if spec.CPUs != nil && !spec.Foreign {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(spec.CPUs)))
+	}
 	cmd.Dir = spec.Dir
 	pipe := usePipe()
 	cmd.SysProcAttr = sysProcAttr(pipe)
@@ -74,6 +85,16 @@ func Start(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
 	p := &Process{Spec: spec, cmd: cmd, done: make(chan struct{}), line: line}
+	if spec.CPUs != nil {
+		if err := cpuset.Pin(cmd.Process.Pid, spec.CPUs); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if line != nil {
+				line.Close()
+			}
+			return nil, fmt.Errorf("start %s: pin to cpus %s: %w", spec.Name, spec.CPUs, err)
+		}
+	}
 	go func() {
 		err := cmd.Wait()
 		if p.line != nil {

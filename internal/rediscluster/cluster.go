@@ -24,6 +24,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/hashslot"
 	"github.com/offload/offload/internal/redisproc"
 )
@@ -36,9 +37,10 @@ type Config struct {
 	// unreachable before its replica takes over. Short here so that a
 	// failover takes one to two seconds [500ms].
 	NodeTimeout time.Duration
-	AppendOnly  bool      // appendonly yes, appendfsync always on every node
-	Bind        string    // address every node listens on and announces [127.0.0.1]
-	Output      io.Writer // redis-server logs; default: a file per node
+	AppendOnly  bool       // appendonly yes, appendfsync always on every node
+	Bind        string     // address every node listens on and announces [127.0.0.1]
+	Output      io.Writer  // redis-server logs; default: a file per node
+	CPUs        cpuset.Set // every node pinned to these CPUs; nil: anywhere
 }
 
 func (c Config) withDefaults() Config {
@@ -265,7 +267,7 @@ func startNode(ctx context.Context, dir string, cfg Config, extra []string) (*No
 			args = append(args, "--cluster-port", strconv.Itoa(bus))
 		}
 		srv, err := redisproc.Start(ctx, redisproc.Config{Port: port, Dir: dir, AppendOnly: cfg.AppendOnly,
-			Bind: cfg.Bind, Args: args, Output: cfg.Output})
+			Bind: cfg.Bind, Args: args, Output: cfg.Output, CPUs: cfg.CPUs})
 		if err == nil {
 			return &Node{srv: srv}, nil
 		}

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/offload/offload/internal/cpuset"
 	"github.com/offload/offload/internal/proc"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	// Args are more redis-server options, e.g. the cluster ones
 	// (rediscluster builds them).
 	Args []string
+	// CPUs pins the server (and its restarts) to these CPUs; nil: anywhere.
+	CPUs cpuset.Set
 }
 
 // Server is a running redis-server.
@@ -137,7 +140,7 @@ func (s *Server) start(ctx context.Context) error {
 		args = append(args, "--logfile", filepath.Join(s.dir, "redis.log"))
 		out = io.Discard
 	}
-	p, err := proc.Start(proc.Spec{Name: "redis", Path: s.path, Args: args, Output: out, Foreign: true})
+	p, err := proc.Start(proc.Spec{Name: "redis", Path: s.path, Args: args, Output: out, Foreign: true, CPUs: s.cfg.CPUs})
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
