@@ -1,12 +1,12 @@
 package harness
 
 import (
-	"math"
 	"strconv"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/offload/offload/internal/latency"
 	"github.com/offload/offload/results"
 )
 
@@ -144,21 +144,11 @@ func countStatus(r *results.Run, o Outcome) {
 	}
 }
 
-func recordMS(h *hdrhistogram.Histogram, d time.Duration) {
-	_ = h.RecordValue(max(1, d.Microseconds()))
-}
-
-// percentiles reads a microsecond histogram in milliseconds.
-func percentiles(h *hdrhistogram.Histogram) results.Percentiles {
-	if h.TotalCount() == 0 {
-		return results.Percentiles{}
-	}
-	at := func(q float64) float64 { return round3(float64(h.ValueAtQuantile(q)) / 1000) }
-	return results.Percentiles{Count: h.TotalCount(), P50: at(50), P90: at(90), P99: at(99), P999: at(99.9),
-		Max: round3(float64(h.Max()) / 1000)}
-}
-
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+// The harness's short names for the latency package's one way of
+// recording and reading a latency.
+func recordMS(h *hdrhistogram.Histogram, d time.Duration)       { latency.Record(h, d) }
+func percentiles(h *hdrhistogram.Histogram) results.Percentiles { return latency.Percentiles(h) }
+func round3(v float64) float64                                  { return latency.Round3(v) }
 
 func throughput(rec Record, r results.Run) results.Throughput {
 	d := rec.End.Sub(rec.Start).Seconds()

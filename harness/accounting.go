@@ -7,6 +7,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/offload/offload/harness/rules"
 	"github.com/offload/offload/results"
 )
 
@@ -67,7 +68,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 		acc.Notes = append(acc.Notes, m.pace.Note)
 	}
 	httpP99 := time.Duration(acc.HTTPLatencyMS.P99 * float64(time.Millisecond))
-	acc.SendDelayBoundMS = ms(PaceBound(httpP99, b.Timing.sendDelayBound()))
+	acc.SendDelayBoundMS = ms(rules.Bound(httpP99, b.Timing.sendDelayBound()))
 	own := sendDelays(ownPace(rec.Requests))
 	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), own, httpP99, b.Timing.sendDelayBound())
 	acc.StealMS, acc.GCPauseMaxMS = m.host.StealMS, m.host.GCPauseMaxMS

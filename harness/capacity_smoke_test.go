@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,4 +236,70 @@ func TestTargetLadder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serialServer answers one request at a time, each taking exactly service
+// (the end of each is scheduled from the end of the one before, so a late
+// wake-up is not carried forward): its capacity is 1/service exactly.
+type serialServer struct {
+	service time.Duration
+	mu      sync.Mutex
+	free    time.Time // when the previous answer was due to finish
+}
+
+func (s *serialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/jobs" {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	s.mu.Lock()
+	start := time.Now()
+	if start.Before(s.free) {
+		start = s.free
+	}
+	s.free = start.Add(s.service)
+	time.Sleep(time.Until(s.free))
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// TestTargetLadderFindsAKnownCapacity climbs the ladder through --target
+// against a server of known capacity (100 req/s: one request at a time,
+// 10 ms each) and checks the knee it finds is within 10 % of it.
+func TestTargetLadderFindsAKnownCapacity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a ladder of open-loop steps")
+	}
+	srv := httptest.NewServer(&serialServer{service: 10 * time.Millisecond})
+	defer srv.Close()
+	sink := itest.Sink(t, mailsink.Config{})
+	timing := harness.Quick()
+	timing.Ladder = harness.Ladder{Start: 25, Factor: math.Sqrt2, Max: 3200, Failures: 2, Precision: 0.05, MinRequests: 150,
+		MinStep: 800 * time.Millisecond, MaxStep: 1500 * time.Millisecond, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond}
+	b := &harness.Bench{Out: t.TempDir(), Sink: sink, Target: srv.URL, Timing: timing}
+	plans, err := b.Plans([]string{"external"}, []string{harness.Capacity}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	f, err := b.Run(ctx, results.Env{}, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Runs[0].Capacity
+	if c == nil {
+		t.Fatal("no capacity")
+	}
+	var climbed []string
+	for _, s := range c.Steps {
+		climbed = append(climbed, fmt.Sprintf("%v:%v", s.OfferedRPS, s.AcceptOK))
+	}
+	if c.MaxAcceptRPS < 90 || c.MaxAcceptRPS > 110 {
+		t.Fatalf("a server of 100 req/s read as %v req/s (steps %v)", c.MaxAcceptRPS, climbed)
+	}
+	if c.AcceptLimitedBy != harness.LimitExternal {
+		t.Errorf("knee blamed on %q (%s), want %q: no process was named", c.AcceptLimitedBy, c.AcceptEvidence, harness.LimitExternal)
+	}
+	t.Logf("knee %v req/s; steps %v", c.MaxAcceptRPS, climbed)
 }

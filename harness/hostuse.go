@@ -2,12 +2,13 @@ package harness
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offload/offload/harness/rules"
 )
 
 // What, besides the load, can make the generator late: the hypervisor
@@ -72,18 +73,7 @@ func (m hostMark) since() HostUse {
 	return u
 }
 
-// Cause names what most likely made the generator late in a window of
-// wall time on cores CPUs whose send-delay p99 was delay: steal when the
-// hypervisor took more than 1 % of the CPU time, GC when one of the bench's
-// own pauses reached half the delay, else the generator itself (the
-// machine's other work, or the offered rate).
+// Cause names what most likely made the generator late (rules.Cause).
 func (u HostUse) Cause(wall time.Duration, cores int, delay time.Duration) string {
-	avail := wall.Seconds() * 1000 * float64(max(1, cores))
-	switch {
-	case avail > 0 && u.StealMS > 0.01*avail:
-		return fmt.Sprintf("steal: the hypervisor took %s ms of CPU (%.1f %% of the machine)", fmtMS(u.StealMS), 100*u.StealMS/avail)
-	case delay > 0 && u.GCPauseMaxMS >= ms(delay)/2:
-		return fmt.Sprintf("GC: the bench's own pause of %s ms (%d pauses)", fmtMS(u.GCPauseMaxMS), u.GCPauses)
-	}
-	return "the generator behind: no steal or GC pause explains it, the machine's other work or the offered rate does"
+	return rules.Cause(u.StealMS, u.GCPauseMaxMS, u.GCPauses, wall, cores, delay)
 }

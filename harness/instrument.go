@@ -7,30 +7,13 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/offload/offload/harness/rules"
 )
 
-// DefaultSendDelayBound is the floor of the validity rule (PaceBound):
-// below a millisecond of lateness no run is refused, however fast its
-// answers, since the scheduler of a shared machine delays a goroutine by
-// that much without any load of ours.
-const DefaultSendDelayBound = time.Millisecond
-
-// PaceShare is the share of a run's own HTTP p99 the generator's lateness
-// may reach. A request sent late by d has d added to its latency from due;
-// at a tenth of the p99, the worst the generator can have moved the p99 is
-// about 10 %.
-const PaceShare = 0.1
-
-// PaceBound is the send-delay p99 above which a run's (or a capacity
-// step's) timing is refused: max(floor, PaceShare × its HTTP p99). A slow
-// server's p99 is not at the mercy of a millisecond of scheduler delay; a
-// fast one's is, and is held to the floor.
-func PaceBound(httpP99, floor time.Duration) time.Duration {
-	if floor <= 0 {
-		floor = DefaultSendDelayBound
-	}
-	return max(floor, time.Duration(PaceShare*float64(httpP99)))
-}
+// DefaultSendDelayBound is the validity rule's floor (rules.Floor), the
+// default of --max-send-delay.
+const DefaultSendDelayBound = rules.Floor
 
 // sendDelays is the histogram of each request's due -> written delay
 // (microseconds): how late the generator really was, goroutine start,
@@ -63,31 +46,14 @@ func ownPace(outs []Outcome) []Outcome {
 // Validity judges the instrument itself and says why a run's timing must
 // not be trusted ("" when it may): the generator fired requests it has no
 // outcome for, or the p99 of its own send delay (due -> written, waits for
-// a connection left out; see ownPace) exceeded PaceBound(httpP99, floor).
+// a connection left out; see ownPace) exceeded rules.Bound(httpP99, floor).
 // Steady, cpu, fault runs and capacity steps are all judged by it. Counts
 // (loss, duplicates) stay exact either way; only timing is refused.
 func Validity(fired, recorded int, ownDelay *hdrhistogram.Histogram, httpP99, floor time.Duration) string {
 	if fired != recorded {
 		return fmt.Sprintf("the generator fired %d requests but recorded %d outcomes", fired, recorded)
 	}
-	return paceVerdict(ownDelay, httpP99, floor)
-}
-
-// paceVerdict is the lateness half of Validity.
-func paceVerdict(ownDelay *hdrhistogram.Histogram, httpP99, floor time.Duration) string {
-	if ownDelay == nil || ownDelay.TotalCount() == 0 {
-		return ""
-	}
-	if floor <= 0 {
-		floor = DefaultSendDelayBound
-	}
-	bound := PaceBound(httpP99, floor)
-	p99 := time.Duration(ownDelay.ValueAtQuantile(99)) * time.Microsecond
-	if p99 <= bound {
-		return ""
-	}
-	return fmt.Sprintf("generator fell behind its schedule: p99 send delay (due -> written) %.2fms (max %.2fms) exceeds %.2fms, the larger of %.2fms and a tenth of the HTTP p99 (%.2fms), so it could have moved that p99 by more than 10%%; the machine could not keep the offered rate (lower --rate, or raise --max-send-delay)",
-		ms(p99), ms(time.Duration(ownDelay.Max())*time.Microsecond), ms(bound), ms(floor), ms(httpP99))
+	return rules.Pace(ownDelay, httpP99, floor)
 }
 
 // cpuTime is this process's user+system CPU so far.

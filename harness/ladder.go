@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/offload/offload/harness/rules"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/results"
 )
@@ -66,14 +67,14 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 			break // a step cut short by Ctrl-C judges nothing
 		}
 		if !s.AcceptOK {
-			s.AcceptLimitedBy, s.AcceptEvidence = Blame(ev, true)
+			s.AcceptLimitedBy, s.AcceptEvidence = rules.Blame(ev, true)
 			s.LimitedBy = s.AcceptLimitedBy
 		}
 		if s.DeliveryJudged {
 			if s.DeliveryOK {
 				st.deliveryFails = 0
 			} else {
-				s.DeliveryLimitedBy, s.DeliveryEvidence = Blame(ev, false)
+				s.DeliveryLimitedBy, s.DeliveryEvidence = rules.Blame(ev, false)
 				s.LimitedBy = cmp.Or(s.LimitedBy, s.DeliveryLimitedBy)
 				if st.deliveryFails++; st.deliveryFails >= 2 {
 					st.judge = false
@@ -86,7 +87,7 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 			r.plan.Index, r.plan.Total, r.plan.label(), fmtRate(rate), fmtRate(s.AchievedRPS), fmtRate(s.DeliveredRPS),
 			fmtMS(s.HTTPLatencyMS.P99), s.BacklogGrowthPerS, s.CPUMSPerJob, passWord(s))
 	}
-	sum := Summarize(rule.SLO, l.MinRequests, steps)
+	sum := rules.Summarize(rule.SLO, l.MinRequests, steps)
 	if sum.Steps == nil {
 		sum.Steps = []results.CapacityStep{}
 	}
@@ -178,13 +179,13 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	if st.judge {
 		quiet = r.settle(ctx, st, l.Settle)
 	}
-	rec := StepRecord{Offered: rate, Start: measStart, End: end, Requests: measured, Accepts: st.accepts,
-		Delivered: map[string]Delivery{}, Quiet: quiet, JudgeDelivery: st.judge,
+	rec := rules.Step{Offered: rate, Start: measStart, End: end, Requests: ruleRequests(measured), Accepts: st.accepts,
+		Delivered: map[string]time.Time{}, Quiet: quiet, JudgeDelivery: st.judge,
 		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond,
 		OwnSendDelay: sendDelays(ownPace(measured)), PaceFloor: b.Timing.sendDelayBound()}
 	for _, d := range b.Sink.Deliveries() {
 		if strings.HasPrefix(d.ID, st.prefix) {
-			rec.Delivered[d.ID] = Delivery{First: d.First, Count: d.Count}
+			rec.Delivered[d.ID] = d.First
 			rec.Deliveries = append(rec.Deliveries, d.First)
 		}
 	}
@@ -333,4 +334,13 @@ func (b *Bench) capacityFor(strategy, variant string) (results.Capacity, bool) {
 	defer b.mu.Unlock()
 	c, ok := b.capacity[capacityKey(strategy, variant)]
 	return c, ok
+}
+
+// ruleRequests is outs as the step rule reads them.
+func ruleRequests(outs []Outcome) []rules.Request {
+	rs := make([]rules.Request, len(outs))
+	for i, o := range outs {
+		rs[i] = rules.Request{ID: o.ID, Due: o.Due, Done: o.Done, Accepted: o.Accepted()}
+	}
+	return rs
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/offload/offload/internal/latency"
 )
 
 // Schedule yields the due times of an open-loop run as offsets from its
@@ -127,9 +129,7 @@ type Pace struct {
 }
 
 // newLatencyHist records 1µs..1h with 3 significant digits.
-func newLatencyHist() *hdrhistogram.Histogram {
-	return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
-}
+func newLatencyHist() *hdrhistogram.Histogram { return latency.New() }
 
 // Generate keeps the schedule: it waits for each due time and calls fire
 // with it, never waiting for an earlier request to be answered (fire must
