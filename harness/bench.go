@@ -72,7 +72,11 @@ func (b *Bench) place() (func(), error) {
 	if err := cpuset.Pin(os.Getpid(), b.Placement.Load); err != nil {
 		return func() {}, fmt.Errorf("pin the bench to cpus %s: %w", b.Placement.Load, err)
 	}
-	prev := runtime.GOMAXPROCS(len(b.Placement.Load))
+	// One P more than the CPUs: the generator's firing thread sleeps in
+	// nanosleep holding its P (preciseWait), and with a P per CPU the
+	// senders would wait for the runtime to take it back, milliseconds
+	// late on one CPU.
+	prev := runtime.GOMAXPROCS(len(b.Placement.Load) + 1)
 	return func() {
 		runtime.GOMAXPROCS(prev)
 		_ = cpuset.Pin(os.Getpid(), was)

@@ -68,10 +68,16 @@ func checkCapacity(t *testing.T, raw []byte) {
 					t.Errorf("%s/capacity step %d lacks %q", strategy, i, k)
 				}
 			}
-			var acceptOK bool
+			var acceptOK, retried bool
 			var offered float64
 			_ = json.Unmarshal(s["accept_ok"], &acceptOK)
 			_ = json.Unmarshal(s["offered_rps"], &offered)
+			if _ = json.Unmarshal(s["retried"], &retried); retried {
+				if acceptOK {
+					t.Errorf("%s/capacity: step %d passed its answers but was offered again", strategy, i)
+				}
+				continue
+			}
 			if inARow >= 3 {
 				t.Errorf("%s/capacity: step %d ran after three failing steps in a row", strategy, i)
 			}

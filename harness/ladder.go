@@ -49,10 +49,14 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 	}
 	var steps []results.CapacityStep
 	climb := l.Climb()
+	rate, retries := 0.0, 0
 	for ctx.Err() == nil {
-		rate, ok := climb.Next()
-		if !ok {
-			break
+		if retries == 0 {
+			next, ok := climb.Next()
+			if !ok {
+				break
+			}
+			rate = next
 		}
 		sl := l
 		if len(steps) == 0 {
@@ -62,10 +66,21 @@ func (r *run) ladder(ctx context.Context, out results.Run) results.Run {
 			sl.Warmup = max(l.Warmup, l.FirstWarmup)
 		}
 		r.setPhase(fmt.Sprintf("step %d: %s req/s", len(steps)+1, fmtRate(rate)), sl.Warmup+sl.StepLength(rate))
-		s, ev := r.step(ctx, st, sl, rule, rate)
+		s, ev, onlyBehind := r.step(ctx, st, sl, rule, rate)
 		if ctx.Err() != nil && len(steps) > 0 {
 			break // a step cut short by Ctrl-C judges nothing
 		}
+		if onlyBehind && retries < rules.StepRetries {
+			// The generator, not the server, failed it: offer it again.
+			retries++
+			s.Retried, s.AcceptLimitedBy, s.AcceptEvidence = true, LimitGenerator, s.FailedBecause
+			s.LimitedBy = LimitGenerator
+			steps = append(steps, s)
+			b.logf("[%d/%d] %s: %s req/s: the generator fell behind, offered again (%d of %d)",
+				r.plan.Index, r.plan.Total, r.plan.label(), fmtRate(rate), retries, rules.StepRetries)
+			continue
+		}
+		retries = 0
 		if !s.AcceptOK {
 			s.AcceptLimitedBy, s.AcceptEvidence = rules.Blame(ev, true)
 			s.LimitedBy = s.AcceptLimitedBy
@@ -139,7 +154,7 @@ func (r *run) fillRun(out *results.Run, st *ladderState, steps []results.Capacit
 // step runs one rate: a warm-up and the measured part on one schedule,
 // the answers, then (while deliveries are judged) the wait for this step's
 // jobs to reach the sink, and judges it.
-func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule, rate float64) (results.CapacityStep, Evidence) {
+func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule, rate float64) (results.CapacityStep, Evidence, bool) {
 	b := r.b
 	length := l.StepLength(rate)
 	jobs := &Collector{}
@@ -203,7 +218,7 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	if v.Behind != "" {
 		s.FailedBecause += "; likely cause: " + obs.host.Cause(end.Sub(measStart), runtime.NumCPU(), rec.OwnSendDelayP99())
 	}
-	return s, ev
+	return s, ev, v.OnlyBehind
 }
 
 // settle waits for every job the ladder accepted to reach the sink, for up

@@ -306,7 +306,13 @@ func (c *NodeVsModelConfig) cpuLeg(ctx context.Context, side, strategy string, o
 	}
 	defer logf.Close()
 	// The bench is placed here, with the load; it must not place itself.
-	p, err := proc.Start(proc.Spec{Name: "bench", Path: c.Exe, Output: logf, CPUs: c.Load,
+	// One P more than its CPUs, as a placed bench gives itself: its
+	// firing thread sleeps holding one.
+	var env []string
+	if c.Load != nil {
+		env = []string{"GOMAXPROCS=" + strconv.Itoa(len(c.Load)+1)}
+	}
+	p, err := proc.Start(proc.Spec{Name: "bench", Path: c.Exe, Env: env, Output: logf, CPUs: c.Load,
 		Args: []string{"bench", "--target", st.base, "--scenarios", "cpu", "--sink-addr", smtp, "--out", dir, "--cpus", "off"}})
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 // when none did, the highest rate they kept up with (a lower bound, and
 // false).
 func OneWorkerRate(c results.Capacity) (float64, bool) {
-	for _, s := range c.Steps {
+	for _, s := range c.Judged() {
 		if s.DeliveryJudged && !s.DeliveryOK && s.DeliveredRPS > 0 {
 			return s.DeliveredRPS, true
 		}

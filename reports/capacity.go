@@ -72,9 +72,10 @@ func atLeast(c *results.Capacity, v float64) string {
 // ladder bisects after it climbs, so that is not the last one run.
 func lastPassing(c *results.Capacity) *results.CapacityStep {
 	var out *results.CapacityStep
-	for i := range c.Steps {
-		if c.Steps[i].AcceptOK && (out == nil || c.Steps[i].OfferedRPS > out.OfferedRPS) {
-			out = &c.Steps[i]
+	steps := c.Judged()
+	for i := range steps {
+		if steps[i].AcceptOK && (out == nil || steps[i].OfferedRPS > out.OfferedRPS) {
+			out = &steps[i]
 		}
 	}
 	return out
@@ -179,7 +180,7 @@ func capacityCharts(f *results.File) []Chart {
 	for _, l := range ls {
 		runs = append(runs, l.Run)
 		slo = max(slo, l.Run.Capacity.SLOMS)
-		for _, s := range l.Run.Capacity.Steps {
+		for _, s := range l.Run.Capacity.Judged() {
 			if !positive(s.OfferedRPS) {
 				gaps.add("%s: a step that offered %s req/s", l.name(), num(s.OfferedRPS))
 				continue
@@ -209,7 +210,7 @@ func capacityCharts(f *results.File) []Chart {
 		useLogX(p, lo)
 		line(p, plotter.XYs{{X: lo, Y: slo}, {X: hi, Y: slo}}, greyMid, vg.Points(1), dotted)
 		var p50, p99 plotter.XYs
-		for _, s := range l.Run.Capacity.Steps {
+		for _, s := range l.Run.Capacity.Judged() {
 			if s.HTTPLatencyMS.Count == 0 || !positive(s.OfferedRPS) {
 				continue
 			}
@@ -253,7 +254,7 @@ func capacityCharts(f *results.File) []Chart {
 			continue // the baseline delivers nothing
 		}
 		var xys plotter.XYs
-		for _, s := range l.Run.Capacity.Steps {
+		for _, s := range l.Run.Capacity.Judged() {
 			if !positive(s.OfferedRPS) {
 				continue
 			}
@@ -397,11 +398,12 @@ func saturated(c *results.Capacity) string {
 // failed on its deliveries, with that step's rate and the highest delivered
 // rate any step saw.
 func deliveryFellBehindAtOnce(c *results.Capacity) (first, peak float64, ok bool) {
-	if c.MaxDeliveryRPS == nil || *c.MaxDeliveryRPS != 0 || c.DeliveryLimitedBy == "" || len(c.Steps) == 0 {
+	steps := c.Judged()
+	if c.MaxDeliveryRPS == nil || *c.MaxDeliveryRPS != 0 || c.DeliveryLimitedBy == "" || len(steps) == 0 {
 		return 0, 0, false
 	}
-	for _, s := range c.Steps {
+	for _, s := range steps {
 		peak = max(peak, s.DeliveredRPS)
 	}
-	return c.Steps[0].OfferedRPS, peak, true
+	return steps[0].OfferedRPS, peak, true
 }

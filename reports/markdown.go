@@ -59,7 +59,10 @@ func Markdown(f *results.File, charts []Chart) []byte {
 	b.WriteString("lag from the cpu scenario under the node loop; losses and recovery over every fault scenario; ")
 	b.WriteString("cost from the " + costKey(f) + " scenario. **Bold** marks what fails a threshold; " +
 		"– means not measured or not valid (see each verdict's \"Not measured\"); " +
-		"\\* marks counts that include runs whose timing was invalid (their counts are exact).\n\n")
+		"\\* marks counts that include runs whose timing was invalid (their counts are exact). " +
+		"A run's timing is invalid when the generator's send-delay p99 (due -> written, waits for a free " +
+		"connection left out) exceeds max(1 ms, a tenth of the run's own HTTP p99): beyond that it could " +
+		"have moved the p99 by more than 10 %; the same rule judges every capacity step.\n\n")
 	b.WriteString("Thresholds:\n\n")
 	for _, t := range Thresholds() {
 		b.WriteString("- " + t + "\n")

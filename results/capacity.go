@@ -1,5 +1,10 @@
 package results
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Capacity is the capacity scenario's answer for one strategy: an open-loop
 // ladder of rising rates, each step judged on its own, and the two figures
 // read off it.
@@ -80,6 +85,10 @@ type CapacityStep struct {
 	FailedBecause  string `json:"failed_because"`
 	LimitedBy      string `json:"limited_by,omitempty"`
 	DeliveryJudged bool   `json:"delivery_judged"` // false two failures past the delivery knee, and for the baseline
+	// Retried: the generator fell behind at this step and at nothing
+	// else, and the ladder offered the same rate again; the figures read
+	// the step that replaced it, not this one.
+	Retried bool `json:"retried,omitempty"`
 	// What each side's failure at this step was blamed on, with the
 	// numbers it was named from.
 	AcceptLimitedBy   string `json:"accept_limited_by,omitempty"`
@@ -93,4 +102,19 @@ type CapacityStep struct {
 	// generator failed names its likely cause in failed_because.
 	StealMS      float64 `json:"steal_ms"`
 	GCPauseMaxMS float64 `json:"gc_pause_max_ms"`
+}
+
+// Judged is the steps the figures are read from, lowest rate first: every
+// step but those offered again because the generator fell behind
+// (Retried). The ladder ran them in its own order (it bisects after it
+// climbs); Steps keeps that order.
+func (c *Capacity) Judged() []CapacityStep {
+	var out []CapacityStep
+	for _, s := range c.Steps {
+		if !s.Retried {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b CapacityStep) int { return cmp.Compare(a.OfferedRPS, b.OfferedRPS) })
+	return out
 }

@@ -41,6 +41,10 @@ func DefaultRule() StepRule {
 	return StepRule{SLO: 50 * time.Millisecond, MinAchieved: 0.95, BacklogTolerance: 0.05}
 }
 
+// StepRetries is how many times a step that failed only because the
+// generator fell behind is offered again before that failure counts.
+const StepRetries = 2
+
 // Step is what one step measured, as plain values.
 type Step struct {
 	Offered    float64
@@ -78,8 +82,12 @@ func (s Step) OwnSendDelayP99() time.Duration {
 // resource evidence (added by the caller).
 type Verdict struct {
 	results.CapacityStep
-	Reasons   []string
-	HTTP, E2E *hdrhistogram.Histogram
+	Reasons []string
+	// OnlyBehind: the generator's lateness was the step's one failure,
+	// which says nothing about the server; the ladder offers the rate
+	// again (StepRetries) before it counts.
+	OnlyBehind bool
+	HTTP, E2E  *hdrhistogram.Histogram
 	// Behind is the validity rule's verdict on the generator ("" when its
 	// lateness could not have moved the step's p99 by 10 %).
 	Behind string
@@ -156,6 +164,7 @@ func (rule StepRule) Judge(s Step) Verdict {
 	}
 	st.Passed = st.AcceptOK && st.DeliveryOK
 	st.FailedBecause = strings.Join(v.Reasons, "; ")
+	v.OnlyBehind = v.Behind != "" && len(v.Reasons) == 1
 	return v
 }
 

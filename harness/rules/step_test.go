@@ -325,6 +325,21 @@ func TestRulesOnRecordedShapes(t *testing.T) {
 			t.Fatalf("lost %d, undelivered %d, delivery ok %v: want backlog, not loss", s.Lost, s.Undelivered, s.DeliveryOK)
 		}
 	})
+	t.Run("a step the generator failed and that was offered again does not count", func(t *testing.T) {
+		steps := []results.CapacityStep{
+			{OfferedRPS: 50, AcceptOK: true, DeliveryOK: true, DeliveryJudged: true},
+			{OfferedRPS: 71, Retried: true, AcceptOK: false, DeliveryOK: true, DeliveryJudged: true, AcceptLimitedBy: LimitGenerator},
+			{OfferedRPS: 71, AcceptOK: true, DeliveryOK: true, DeliveryJudged: true},
+			{OfferedRPS: 100, AcceptOK: false, DeliveryOK: true, DeliveryJudged: true, AcceptLimitedBy: LimitWebCPU},
+		}
+		c := Summarize(50*time.Millisecond, 2000, steps)
+		if c.MaxAcceptRPS != 71 || c.AcceptLimitedBy != LimitWebCPU {
+			t.Fatalf("accept %v limited by %q, want 71 by web CPU", c.MaxAcceptRPS, c.AcceptLimitedBy)
+		}
+		if j := c.Judged(); len(j) != 3 || j[1].Retried {
+			t.Fatalf("judged steps %+v: want the three that were not offered again", j)
+		}
+	})
 	t.Run("a saturated machine with no one process at its limit", func(t *testing.T) {
 		got, detail := Blame(Evidence{Cores: 2, Observed: true, CPU: map[string]float64{"web": 0.7, "worker-1": 0.5, "redis": 0.4, "bench": 0.3}}, false)
 		if got != LimitMachine || !strings.Contains(detail, "1.90 of 2 cores busy") {

@@ -20,6 +20,9 @@ func Summarize(slo time.Duration, minRequests int, steps []results.CapacityStep)
 	var delivery *float64
 	judged := false
 	for _, s := range steps {
+		if s.Retried {
+			continue // offered again: the step that replaced it counts
+		}
 		if s.AcceptOK {
 			c.MaxAcceptRPS = max(c.MaxAcceptRPS, s.OfferedRPS)
 		}
@@ -68,7 +71,7 @@ func failingAbove(steps []results.CapacityStep, rate float64, failed func(result
 	var at *results.CapacityStep
 	for i := range steps {
 		s := &steps[i]
-		if failed(*s) && s.OfferedRPS > rate && (at == nil || s.OfferedRPS < at.OfferedRPS) {
+		if !s.Retried && failed(*s) && s.OfferedRPS > rate && (at == nil || s.OfferedRPS < at.OfferedRPS) {
 			at = s
 		}
 	}

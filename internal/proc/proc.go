@@ -54,10 +54,11 @@ type Process struct {
 // Start runs spec in its own process group.
 func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = os.Environ()
 	if spec.CPUs != nil && !spec.Foreign {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(spec.CPUs)))
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(spec.CPUs))) // spec.Env may override it
 	}
+	cmd.Env = append(cmd.Env, spec.Env...)
 	cmd.Dir = spec.Dir
 	pipe := usePipe()
 	cmd.SysProcAttr = sysProcAttr(pipe)
