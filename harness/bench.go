@@ -37,6 +37,8 @@ type Bench struct {
 	// Concurrency is --concurrency for every process that sends mail in
 	// every run (0: each strategy's own default).
 	Concurrency int
+	// AllVariants runs the Extended variants too (--variants all).
+	AllVariants bool
 	// Placement keeps the load side (this process: the generator and the
 	// mail sink) and the system under test on their own CPUs; nil: no
 	// pinning. Run pins this process; every process a run starts is
@@ -121,7 +123,10 @@ func (b *Bench) Plans(strategies, scenarios []string, quick bool) ([]Plan, error
 		}
 		variants := []catalog.Variant{{}}
 		for _, v := range entry.Variants {
-			if !quick || len(v.Quick) > 0 {
+			switch {
+			case quick && len(v.Quick) == 0:
+			case !quick && v.Extended && !b.AllVariants:
+			default:
 				variants = append(variants, v)
 			}
 		}

@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allStrategies := append([]string{harness.Baseline}, catalog.Names()...)
 	strats := fs.String("strategies", "all", "comma list of strategies, or all: "+strings.Join(allStrategies, ","))
 	scens := fs.String("scenarios", "all", "comma list of scenarios, or all: "+strings.Join(harness.ScenarioOrder, ","))
+	variants := fs.String("variants", "default", "default: each strategy's main variants (the durability ones, replica and durable=wait, left out to keep the full bench within 15 minutes); all: every variant")
 	quick := fs.Bool("quick", false, "short phases: every strategy through every scenario in about two minutes")
 	out := fs.String("out", "out", "results go to OUT/<timestamp>/")
 	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw and Poisson arrivals (runs repeat)")
@@ -95,6 +96,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		strategies = []string{"external"}
 	}
+	if *variants != "default" && *variants != "all" {
+		return cli.Usagef("--variants %q: want default or all", *variants)
+	}
 	pids, err := parsePIDs(*targetPIDs, *target != "")
 	if err != nil {
 		return cli.Usage(err)
@@ -135,7 +139,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		progress, page = tee, lb
 	}
-	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, TargetPIDs: pids, Placement: placement, Timing: timing,
+	b := &harness.Bench{Exe: exe, Out: dir, Sink: sink, Target: *target, TargetPIDs: pids, Placement: placement, AllVariants: *variants == "all", Timing: timing,
 		Log: liveLog(stderr), Progress: progress, Repeat: *repeat, Generators: *generators, Concurrency: *concurrency}
 	plans, err := b.Plans(strategies, scenarios, *quick)
 	if err != nil {

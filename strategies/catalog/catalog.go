@@ -123,7 +123,10 @@ type Variant struct {
 	// Quick are the scenarios it runs under --quick; none: the full bench
 	// only.
 	Quick []string
-	Style Style // how charts draw it; the zero Style: the strategy's colour, dashed
+	// Extended marks a variant the default full bench leaves out to stay
+	// within its time: `offload bench --variants all` runs it.
+	Extended bool
+	Style    Style // how charts draw it; the zero Style: the strategy's colour, dashed
 }
 
 // Brokers a variant can ask for.

@@ -95,11 +95,11 @@ var entries = []Entry{
 			{Name: "cluster", Broker: BrokerCluster,
 				Scenarios: clusterScenarios, Why: clusterWhy, Quick: clusterQuick},
 			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--durable", "wait"},
-				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{6, 2}}},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Extended: true, Style: Style{Dash: []float64{6, 2}}},
 			{Name: "replica", Broker: BrokerReplica,
-				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{1, 1}}},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Extended: true, Style: Style{Dash: []float64{1, 1}}},
 			{Name: "replica,durable=wait", Broker: BrokerReplica, Args: []string{"--durable", "wait"},
-				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{4, 1, 1, 1}}},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Extended: true, Style: Style{Dash: []float64{4, 1, 1, 1}}},
 		},
 		Style:   Style{Color: "#0072B2"}, // blue
 		Command: &Command{Summary: "inspect the Resque queue: offload queue stats", Run: queue.Command},
@@ -122,7 +122,7 @@ var entries = []Entry{
 		Variants: []Variant{
 			{Name: "cluster", Broker: BrokerCluster, Scenarios: clusterScenarios, Why: clusterWhy},
 			{Name: "cluster,durable=wait", Broker: BrokerCluster, Args: []string{"--durable", "wait"},
-				Scenarios: durabilityScenarios, Why: durabilityWhy, Style: Style{Dash: []float64{6, 2}}},
+				Scenarios: durabilityScenarios, Why: durabilityWhy, Extended: true, Style: Style{Dash: []float64{6, 2}}},
 		},
 		Style:   Style{Color: "#009E73"}, // bluish green
 		Command: &Command{Summary: "inspect the event bus (stats) or replay one handler's history (replay)", Run: eventbus.Command},
