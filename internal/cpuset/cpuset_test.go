@@ -95,7 +95,7 @@ func TestParseSplit(t *testing.T) {
 	if err != nil || d == nil {
 		t.Fatalf("the default split on %d cpus: %v, %v", len(mine), d, err)
 	}
-	if len(d.Load) != max(1, len(mine)/4) || len(d.Load)+len(d.SUT) != len(mine) || slices.Contains(mine[:len(d.Load)], d.SUT[0]) {
-		t.Errorf("default split of %v is %s: want a quarter (at least one) for the load, the rest apart", mine, d)
+	if len(d.Load) != max(1, len(mine)/4) || len(d.Load)+len(d.SUT) != len(mine) || d.Load[len(d.Load)-1] != mine[len(mine)-1] || slices.Contains(d.SUT, d.Load[0]) {
+		t.Errorf("default split of %v is %s: want the last quarter (at least one) for the load, the rest apart", mine, d)
 	}
 }
