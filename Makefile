@@ -7,7 +7,7 @@ RUN ?= $(OUT)/latest
 # The charts README shows; `make charts` copies them from RUN.
 README_CHARTS := spectrum-cpu.png lag-cpu.png loss-duplicates.png
 
-.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell gen-vs-hey node-vs-model
+.PHONY: help deps build test cross bench bench-quick lint gobench clean exercise charts docs-numbers docs-data preflight shell gen-vs-hey node-vs-model placement
 # macOS as well as Linux: every `make test` vets and builds for these too.
 CROSS := darwin/arm64 darwin/amd64
 
@@ -76,6 +76,9 @@ gen-vs-hey: build ## benchmark the bench's load generator against rakyll/hey: CP
 
 node-vs-model: deps build ## the talk's programs on real Node beside offload's node loop model, same CPUs and sink; writes docs/data/node-vs-model.json (about 6 minutes)
 	$(BIN) node-vs-model $(ARGS)
+
+placement: deps build ## the quick bench under --cpus off, 0/1 and 1/0: what the default split is chosen by; writes docs/data/placement.json (about 5 minutes)
+	$(BIN) placement $(ARGS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

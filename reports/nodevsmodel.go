@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"github.com/offload/offload/results"
 )
 
@@ -40,4 +41,34 @@ func share(v float64) string {
 		return "–"
 	}
 	return num(v) + "×"
+}
+
+// PlacementTable is the CPU-split measurement: per split, the steady and
+// cpu runs the validity rule refused, the worst send delay, the bench's
+// longest GC pause, and each ladder's accept figure.
+func PlacementTable(p *results.Placement) Table {
+	series := p.Series()
+	t := Table{Header: append([]string{"--cpus", "steady+cpu runs refused", "worst send-delay p99 ms", "bench's longest GC pause ms"},
+		func() []string {
+			var h []string
+			for _, s := range series {
+				h = append(h, s+" accept req/s")
+			}
+			return h
+		}()...)}
+	for _, s := range p.Splits {
+		row := []Cell{{Text: s.Env.Placement}, {Text: fmt.Sprintf("%d of %d", s.Refused, s.Runs)},
+			{Text: num(s.SendDelayP99MaxMS)}, {Text: num(s.GCPauseMaxMS)}}
+		for _, name := range series {
+			cell := "–"
+			for _, a := range s.Accept {
+				if a.Series == name {
+					cell = num(a.AcceptRPS)
+				}
+			}
+			row = append(row, Cell{Text: cell})
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }

@@ -82,25 +82,38 @@ func Agrees(model, node float64, latency bool) (string, bool) {
 
 // ReadNodeVsModel reads a node-vs-model.json.
 func ReadNodeVsModel(path string) (*NodeVsModel, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read node-vs-model results: %w", err)
-	}
 	var n NodeVsModel
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("read node-vs-model results %s: %w", path, err)
+	if err := readJSON(path, "node-vs-model results", &n); err != nil {
+		return nil, err
 	}
 	return &n, nil
 }
 
 // WriteNodeVsModel writes n as indented JSON.
 func WriteNodeVsModel(path string, n *NodeVsModel) error {
-	b, err := json.MarshalIndent(n, "", "  ")
+	return writeJSON(path, "node-vs-model results", n)
+}
+
+// readJSON reads one curated data file into v; what names it in errors.
+func readJSON(path, what string, v any) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("encode node-vs-model results: %w", err)
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON, as every curated data file is.
+func writeJSON(path, what string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write node-vs-model results: %w", err)
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	return nil
 }

@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"compare":       {"compare two benches: offload compare DIR1 DIR2 (changes beyond noise)", runCompare},
 		"exercise":      {"check a workshop exercise: offload exercise check N (docs/workshop/)", runExercise},
 		"gen-vs-hey":    {"benchmark the bench's load generator against rakyll/hey (CPU per request, rate kept)", runGenVsHey},
+		"placement":     {"the measurement the bench's default --cpus split is chosen by: the same quick bench under each split", runPlacement},
 		"node-vs-model": {"the talk's programs on real Node beside offload's --loop node: accept, delivery, cpu-scenario latency and lag", runNodeVsModel},
 	}
 	// A strategy's own subcommand (offload queue stats) comes from its

@@ -307,6 +307,13 @@ func Render(f *results.File, page string) (string, error) {
 // part of `offload bench` (node-vs-model) commits its JSON there, with its
 // command, commit and date inside, and the page shows it through this.
 var FileTables = map[string]func(root string) (string, error){
+	"placement": func(root string) (string, error) {
+		p, err := results.ReadPlacement(filepath.Join(root, results.PlacementFile))
+		if err != nil {
+			return "", err
+		}
+		return reports.MarkdownTable(reports.PlacementTable(p)) + "\n*" + PlacementStamp(p) + "*\n", nil
+	},
 	"node-vs-model": func(root string) (string, error) {
 		n, err := results.ReadNodeVsModel(filepath.Join(root, NodeVsModelFile))
 		if err != nil {
@@ -314,6 +321,14 @@ var FileTables = map[string]func(root string) (string, error){
 		}
 		return reports.MarkdownTable(reports.NodeVsModelTable(n)) + "\n*" + NodeVsModelStamp(n) + "*\n", nil
 	},
+}
+
+// PlacementStamp says where the placement measurement comes from.
+func PlacementStamp(p *results.Placement) string {
+	if len(p.Splits) == 0 {
+		return "no splits measured"
+	}
+	return fmt.Sprintf("%s; `make placement`: %s.", Stamp(p.Splits[0].Env), p.Command)
 }
 
 // NodeVsModelFile is `make node-vs-model`'s output, relative to the root.
