@@ -142,6 +142,7 @@ func TestTinyLadder(t *testing.T) {
 	if c == nil {
 		t.Fatalf("run has no capacity: %+v", f.Runs[0])
 	}
+	c.Steps = c.Judged() // a step the generator alone failed is offered again
 	want := 2
 	if len(c.Steps) > 0 && !c.Steps[0].AcceptOK {
 		// Only the generator can fail a step under this SLO: a machine
@@ -270,18 +271,22 @@ func (s *serialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestTargetLadderFindsAKnownCapacity climbs the ladder through --target
-// against a server of known capacity (100 req/s: one request at a time,
-// 10 ms each) and checks the knee it finds is within 10 % of it.
+// against a server of known capacity (25 req/s: one request at a time,
+// 40 ms each) and checks the knee it finds is within 10 % of it. Slow
+// answers keep the test about the ladder, not this machine: a tenth of a
+// 40 ms p99 is lateness no busy CI host reaches, and 2.5 s steps make 7 %
+// too many requests a backlog past the SLO.
 func TestTargetLadderFindsAKnownCapacity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a ladder of open-loop steps")
 	}
-	srv := httptest.NewServer(&serialServer{service: 10 * time.Millisecond})
+	srv := httptest.NewServer(&serialServer{service: 40 * time.Millisecond})
 	defer srv.Close()
 	sink := itest.Sink(t, mailsink.Config{})
 	timing := harness.Quick()
-	timing.Ladder = harness.Ladder{Start: 25, Factor: math.Sqrt2, Max: 3200, Failures: 2, Precision: 0.05, MinRequests: 150,
-		MinStep: 800 * time.Millisecond, MaxStep: 1500 * time.Millisecond, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond}
+	timing.SLO = 200 * time.Millisecond
+	timing.Ladder = harness.Ladder{Start: 5, Factor: math.Sqrt2, Max: 400, Failures: 2, Precision: 0.05, MinRequests: 40,
+		MinStep: 2 * time.Second, MaxStep: 2 * time.Second, Warmup: 500 * time.Millisecond, Settle: 100 * time.Millisecond}
 	b := &harness.Bench{Out: t.TempDir(), Sink: sink, Target: srv.URL, Timing: timing}
 	plans, err := b.Plans([]string{"external"}, []string{harness.Capacity}, true)
 	if err != nil {
@@ -301,8 +306,8 @@ func TestTargetLadderFindsAKnownCapacity(t *testing.T) {
 	for _, s := range c.Steps {
 		climbed = append(climbed, fmt.Sprintf("%v:%v", s.OfferedRPS, s.AcceptOK))
 	}
-	if c.MaxAcceptRPS < 90 || c.MaxAcceptRPS > 110 {
-		t.Fatalf("a server of 100 req/s read as %v req/s (steps %v)", c.MaxAcceptRPS, climbed)
+	if c.MaxAcceptRPS < 22.5 || c.MaxAcceptRPS > 27.5 {
+		t.Fatalf("a server of 25 req/s read as %v req/s (steps %v)", c.MaxAcceptRPS, climbed)
 	}
 	if c.AcceptLimitedBy != harness.LimitExternal {
 		t.Errorf("knee blamed on %q (%s), want %q: no process was named", c.AcceptLimitedBy, c.AcceptEvidence, harness.LimitExternal)
