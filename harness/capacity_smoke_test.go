@@ -104,6 +104,24 @@ func checkCapacity(t *testing.T, raw []byte) {
 	}
 }
 
+// runLadders runs plans (capacity ladders) on b within two minutes and
+// checks the capacity contract on the results.json it wrote.
+func runLadders(t *testing.T, b *harness.Bench, plans []harness.Plan) *results.File {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f, err := b.Run(ctx, results.Env{}, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(b.Out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCapacity(t, raw)
+	return f
+}
+
 // TestTinyLadder runs a two-step ladder end to end against fireforget's
 // real processes and checks what the capacity scenario records.
 func TestTinyLadder(t *testing.T) {
@@ -127,17 +145,7 @@ func TestTinyLadder(t *testing.T) {
 	if len(plans) != 1 {
 		t.Fatalf("%d plans for one strategy's ladder under --quick, want 1", len(plans))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	f, err := b.Run(ctx, results.Env{}, plans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(out, "results.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkCapacity(t, raw)
+	f := runLadders(t, b, plans)
 	c := f.Runs[0].Capacity
 	if c == nil {
 		t.Fatalf("run has no capacity: %+v", f.Runs[0])
@@ -209,17 +217,7 @@ func TestTargetLadder(t *testing.T) {
 			if len(plans) != 1 || plans[0].NA != "" || plans[0].Loop != "" {
 				t.Fatalf("plans %+v: want one capacity run, no loop model", plans)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			f, err := b.Run(ctx, results.Env{}, plans)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(filepath.Join(out, "results.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkCapacity(t, raw)
+			f := runLadders(t, b, plans)
 			c := f.Runs[0].Capacity
 			if c == nil || len(c.Steps) < 2 {
 				t.Fatalf("capacity %+v: want a ladder of at least two steps", c)

@@ -1,13 +1,14 @@
-package proc
+package proc_test
 
 import (
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/offload/offload/internal/cpuset"
+	"github.com/offload/offload/internal/itest"
+	"github.com/offload/offload/internal/proc"
 )
 
 // A process started with CPUs runs only there, and a Go program is told
@@ -18,8 +19,8 @@ func TestStartPinsToCPUs(t *testing.T) {
 		t.Skipf("needs two cpus, this process may use %v (%v)", mine, err)
 	}
 	want := mine[len(mine)-1:]
-	var out lockedBuffer
-	p, err := Start(Spec{Name: "pinned", Path: "/bin/sh", Args: []string{"-c", "echo gomaxprocs=$GOMAXPROCS; exec sleep 30"}, Output: &out, CPUs: want})
+	var out itest.Output
+	p, err := proc.Start(proc.Spec{Name: "pinned", Path: "/bin/sh", Args: []string{"-c", "echo gomaxprocs=$GOMAXPROCS; exec sleep 30"}, Output: &out, CPUs: want})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,21 +42,4 @@ func TestStartPinsToCPUs(t *testing.T) {
 	if !strings.Contains(out.String(), "gomaxprocs=1") {
 		t.Errorf("child output %q: want GOMAXPROCS=1 for one cpu", out.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
