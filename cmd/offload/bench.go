@@ -39,7 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Int64("seed", 1, "seed for the mail sink's failure draw and Poisson arrivals (runs repeat)")
 	target := fs.String("target", "", "measure an externally started server at this URL; its deliveries count only when its mail goes to the sink (address printed at start, or --sink-addr)")
 	targetPIDs := fs.String("target-pid", "", "with --target: comma list of the target's process ids (web, workers, redis-servers) whose CPU explains a capacity knee; without it, blame says \"external, not observed\"")
-	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: the bench (generator and mail sink) on LOAD, every process it measures on SUT; off: no pinning (default: the last quarter of the cpus, at least one, for the load, the rest for the system under test; off on one cpu)")
+	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: the bench (generator and mail sink) on LOAD, every process it measures on SUT; off: no pinning (default: from 4 cpus, the last quarter for the load and the rest for the system under test; off below 4)")
 	sinkAddr := fs.String("sink-addr", "127.0.0.1:0", "the bench's mail sink SMTP address")
 	var over overrides
 	fs.DurationVar(&over.duration, "duration", 0, "measured phase per run (0: the preset's)")

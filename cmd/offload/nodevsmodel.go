@@ -30,7 +30,7 @@ func runNodeVsModel(ctx context.Context, args []string, stdout, stderr io.Writer
 	strats := fs.String("strategies", strings.Join(harness.NodeVsModelStrategies(), ","), "comma list, baseline first: "+strings.Join(harness.NodeVsModelStrategies(), ","))
 	accept := fs.Duration("duration", 5*time.Second, "the closed-loop accept measurement, per server")
 	c := fs.Int("c", 50, "hey's concurrency")
-	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: this process and its bench on LOAD, servers and redis on SUT; off: no pinning (default: the last quarter of the cpus, at least one, for the load, the rest for the servers; off on one cpu)")
+	cpus := fs.String("cpus", "", "LOAD/SUT cpu lists, e.g. 0/1: this process and its bench on LOAD, servers and redis on SUT; off: no pinning (default: from 4 cpus, the last quarter for the load and the rest for the servers; off below 4)")
 	minP := fs.Int("min", 1, "the queue's fewest processors, on both sides")
 	maxP := fs.Int("max", 20, "the queue's most processors, on both sides")
 	if err := cli.Parse(fs, args); err != nil {

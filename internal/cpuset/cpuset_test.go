@@ -92,8 +92,14 @@ func TestParseSplit(t *testing.T) {
 		}
 	}
 	d, err := ParseSplit("")
-	if err != nil || d == nil {
-		t.Fatalf("the default split on %d cpus: %v, %v", len(mine), d, err)
+	if err != nil {
+		t.Fatalf("the default split on %d cpus: %v", len(mine), err)
+	}
+	if len(mine) < MinSplitCPUs {
+		if d != nil {
+			t.Fatalf("the default split on %d cpus is %s, want none below %d", len(mine), d, MinSplitCPUs)
+		}
+		return
 	}
 	if len(d.Load) != max(1, len(mine)/4) || len(d.Load)+len(d.SUT) != len(mine) || d.Load[len(d.Load)-1] != mine[len(mine)-1] || slices.Contains(d.SUT, d.Load[0]) {
 		t.Errorf("default split of %v is %s: want the last quarter (at least one) for the load, the rest apart", mine, d)
