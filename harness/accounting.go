@@ -8,6 +8,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/offload/offload/harness/rules"
+	"github.com/offload/offload/internal/latency"
 	"github.com/offload/offload/results"
 )
 
@@ -73,7 +74,7 @@ func (r *run) account(out results.Run, m measured, deliveries map[string]Deliver
 	acc.Invalid = Validity(m.pace.Fired, len(rec.Requests), own, httpP99, b.Timing.sendDelayBound())
 	acc.StealMS, acc.GCPauseMaxMS = m.host.StealMS, m.host.GCPauseMaxMS
 	if acc.Invalid != "" && own.TotalCount() > 0 {
-		acc.InvalidCause = m.host.Cause(m.end.Sub(m.start), runtime.NumCPU(), time.Duration(own.ValueAtQuantile(99))*time.Microsecond)
+		acc.InvalidCause = m.host.Cause(m.end.Sub(m.start), runtime.NumCPU(), latency.P99(own))
 		acc.Invalid += "; likely cause: " + acc.InvalidCause
 	}
 	if m.interrupted {

@@ -68,7 +68,7 @@ func (m hostMark) since() HostUse {
 			break // newest first
 		}
 		u.GCPauses++
-		u.GCPauseMaxMS = max(u.GCPauseMaxMS, round3(ms(gc.Pause[i])))
+		u.GCPauseMaxMS = max(u.GCPauseMaxMS, ms(gc.Pause[i]))
 	}
 	return u
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/offload/offload/harness/rules"
+	"github.com/offload/offload/internal/latency"
 	"github.com/offload/offload/internal/wait"
 	"github.com/offload/offload/results"
 )
@@ -196,7 +197,7 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	}
 	rec := rules.Step{Offered: rate, Start: measStart, End: end, Requests: ruleRequests(measured), Accepts: st.accepts,
 		Delivered: map[string]time.Time{}, Quiet: quiet, JudgeDelivery: st.judge,
-		SendDelayP99: time.Duration(sendDelays(measured).ValueAtQuantile(99)) * time.Microsecond,
+		SendDelayP99: latency.P99(sendDelays(measured)),
 		OwnSendDelay: sendDelays(ownPace(measured)), PaceFloor: b.Timing.sendDelayBound()}
 	for _, d := range b.Sink.Deliveries() {
 		if strings.HasPrefix(d.ID, st.prefix) {
@@ -221,11 +222,11 @@ func (r *run) step(ctx context.Context, st *ladderState, l Ladder, rule StepRule
 	return s, ev, v.OnlyBehind
 }
 
-// settle waits for every job the ladder accepted to reach the sink, for up
-// to bound, or up to twice that while deliveries are still arriving, and
-// at least until Quiet has passed without one if jobs are still owed, so
-// that a job counted lost was waited for that long. It returns how long no
-// delivery had arrived when it stopped (0 when none was owed).
+// settle waits for every job the ladder accepted to reach the sink: until
+// none is owed, until Quiet has passed without a delivery (so that a job
+// counted lost was waited for that long), or, while deliveries keep
+// arriving, up to twice bound. It returns how long no delivery had arrived
+// when it stopped (0 when none was owed).
 func (r *run) settle(ctx context.Context, st *ladderState, bound time.Duration) time.Duration {
 	b := r.b
 	start, lastProgress, seen := time.Now(), time.Now(), -1

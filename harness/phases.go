@@ -56,10 +56,7 @@ func (b *Bench) execute(ctx context.Context, p Plan) (out results.Run) {
 	if p.Scenario.Ladder != nil {
 		switch {
 		case b.Target != "":
-			prefix := fmt.Sprintf("w%03d-", p.Index)
-			if r.targetDelivers = r.targetWarmup(ctx, prefix); !r.targetDelivers {
-				b.logf("[%d/%d] %s: %s", p.Index, p.Total, p.label(), TargetDeliveryNA(b.Sink.Addr()))
-			}
+			r.targetWarmup(ctx, fmt.Sprintf("w%03d-", p.Index))
 		case p.Strategy != Baseline: // which delivers nothing
 			r.awaitPipeline(ctx, fmt.Sprintf("w%03d-", p.Index))
 		}
@@ -136,10 +133,7 @@ func (r *run) warmup(ctx context.Context) {
 	r.setPhase("warmup", b.Timing.Warmup)
 	prefix := fmt.Sprintf("w%03d-", r.plan.Index)
 	if b.Target != "" {
-		r.targetDelivers = r.targetWarmup(ctx, prefix)
-		if !r.targetDelivers {
-			b.logf("[%d/%d] %s: %s", r.plan.Index, r.plan.Total, r.plan.label(), TargetDeliveryNA(b.Sink.Addr()))
-		}
+		r.targetWarmup(ctx, prefix)
 		return
 	}
 	if !r.awaitPipeline(ctx, prefix) {

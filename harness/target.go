@@ -20,8 +20,9 @@ func TargetDeliveryNA(sinkAddr string) string {
 
 // targetWarmup is the warm-up against an external target: the scenario's
 // load for exactly the asked warm-up, no wait for a pipeline the harness
-// cannot see. It reports whether any warm-up job reached the sink.
-func (r *run) targetWarmup(ctx context.Context, prefix string) bool {
+// cannot see. It records whether any warm-up job reached the sink
+// (r.targetDelivers), and says so when none did.
+func (r *run) targetWarmup(ctx context.Context, prefix string) {
 	b := r.b
 	var c Collector
 	s := Scenario{Name: "warmup", Rate: r.plan.Scenario.Rate}
@@ -34,7 +35,9 @@ func (r *run) targetWarmup(ctx context.Context, prefix string) bool {
 	wctx, cancel := context.WithDeadline(ctx, start.Add(b.Timing.Warmup))
 	defer cancel()
 	c.Wait(wctx)
-	return r.sawDelivery(prefix)
+	if r.targetDelivers = r.sawDelivery(prefix); !r.targetDelivers {
+		b.logf("[%d/%d] %s: %s", r.plan.Index, r.plan.Total, r.plan.label(), TargetDeliveryNA(b.Sink.Addr()))
+	}
 }
 
 // sawDelivery reports whether the sink has any delivery for ids with prefix.

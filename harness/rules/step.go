@@ -72,10 +72,7 @@ type Step struct {
 
 // OwnSendDelayP99 is the p99 the validity rule judged (0: none recorded).
 func (s Step) OwnSendDelayP99() time.Duration {
-	if s.OwnSendDelay == nil {
-		return 0
-	}
-	return time.Duration(s.OwnSendDelay.ValueAtQuantile(99)) * time.Microsecond
+	return latency.P99(s.OwnSendDelay)
 }
 
 // Verdict is a judged step: the figures results.json keeps, without the
